@@ -1,0 +1,56 @@
+# The only entry points. Each target sets up what it needs, idempotently.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+UV     := $(BIN)/uv
+
+.PHONY: help setup sdk run test test-unit lint generate clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# The venv is rebuilt only when the lock or the project metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
+	@$(UV) pip install -q --python $(BIN)/python -r requirements.lock
+	@$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+# Front-end dependencies, from the lock file, only when it changes.
+SDK       := web/sdk
+SDK_STAMP := $(SDK)/node_modules/.installed
+$(SDK_STAMP): $(SDK)/package-lock.json
+	@command -v npm >/dev/null || { echo "need Node.js 20 and npm on PATH (Debian: apt-get install nodejs npm)"; exit 1; }
+	@npm ci --prefix $(SDK) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) $(SDK_STAMP)  ## install the pinned Python and npm dependencies
+
+sdk: $(SDK_STAMP)  ## build the browser SDK (prints its minified and gzipped size)
+	npm --prefix $(SDK) run build
+
+run: setup  ## run the whole system locally (Ctrl-C stops it)
+	$(BIN)/clickstream local up
+
+test: setup  ## run every test
+	$(BIN)/python -m pytest
+	npm --prefix $(SDK) test
+
+test-unit: setup  ## unit tests only (no servers)
+	$(BIN)/python -m pytest tests/unit tests/contract
+	npm --prefix $(SDK) test
+
+lint: setup  ## static checks (ruff)
+	$(BIN)/ruff check src tasks tests
+
+generate: setup  ## rebuild generated documents (OpenAPI, JSON Schemas, README tables)
+	$(BIN)/python -m clickstream.gendocs
+
+clean:  ## remove the venv and local state
+	rm -rf $(VENV) .local .pytest_cache
