@@ -1,0 +1,1 @@
+"""Thin Lambda handlers: parse input, build dependencies, call one clickstream function."""
