@@ -1,0 +1,5 @@
+/** Browser privacy signals. */
+
+/** Do Not Track ("1") or Global Privacy Control is on. */
+export const dnt = (): boolean =>
+  navigator.doNotTrack == "1" || !!(navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl;
