@@ -35,6 +35,10 @@ class Env:
     AUTH_TOKEN_USE = "AUTH_TOKEN_USE"
 
     DATABASE_URL = "DATABASE_URL"
+    # On AWS the warehouse credentials live in Secrets Manager, never in plain variables.
+    DATABASE_SECRET_ARN = "DATABASE_SECRET_ARN"
+    ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
+    STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
 
     # The local runtime only.
     CLICKSTREAM_HOME = "CLICKSTREAM_HOME"
@@ -155,6 +159,48 @@ class IngestSettings:
             quarantine_bucket=_require(env, Env.QUARANTINE_BUCKET, "the S3 bucket that keeps rejected events"),
             cors_allow_origins=_csv(env, Env.CORS_ALLOW_ORIGINS),
             auth=AuthSettings.from_env(env),
+            aws=AwsSettings.from_env(env),
+        )
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """Where the warehouse is: a URL (local, CI) or a Secrets Manager secret (AWS)."""
+
+    database_url: str | None = None
+    database_secret_arn: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> WarehouseSettings:
+        env = os.environ if env is None else env
+        url, secret = _optional(env, Env.DATABASE_URL), _optional(env, Env.DATABASE_SECRET_ARN)
+        if not url and not secret:
+            raise ConfigurationError(
+                f"neither {Env.DATABASE_URL} nor {Env.DATABASE_SECRET_ARN} is set: set {Env.DATABASE_URL} to a "
+                f"PostgreSQL URL (postgresql://user@host:port/db), or {Env.DATABASE_SECRET_ARN} to a Secrets Manager "
+                "secret holding host, port, username, password and dbname."
+            )
+        return cls(database_url=url, database_secret_arn=secret)
+
+
+@dataclass(frozen=True)
+class EtlSettings:
+    """What the hourly ETL tasks need."""
+
+    raw_bucket: str
+    processed_bucket: str
+    quarantine_bucket: str
+    warehouse: WarehouseSettings
+    aws: AwsSettings = field(default_factory=AwsSettings)
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> EtlSettings:
+        env = os.environ if env is None else env
+        return cls(
+            raw_bucket=_require(env, Env.RAW_BUCKET, "the S3 bucket that keeps accepted raw events"),
+            processed_bucket=_require(env, Env.PROCESSED_BUCKET, "the S3 bucket of the processed Parquet layer"),
+            quarantine_bucket=_require(env, Env.QUARANTINE_BUCKET, "the S3 bucket that keeps rejected events"),
+            warehouse=WarehouseSettings.from_env(env),
             aws=AwsSettings.from_env(env),
         )
 
