@@ -104,5 +104,115 @@ def local_status(as_json: bool) -> None:
     sys.exit(0 if state["running"] else 1)
 
 
+def _etl_control() -> Any:
+    """The local stack's state machine, or a deployed one when STATE_MACHINE_ARN is set."""
+    import os
+
+    from clickstream.aws import AwsClients
+    from clickstream.etl.control import EtlControl
+    from clickstream.local import runtime
+    from clickstream.local.etl import control_from_state
+    from clickstream.settings import AwsSettings, Env
+
+    arn = os.environ.get(Env.STATE_MACHINE_ARN)
+    if arn:
+        return EtlControl(AwsClients(AwsSettings.from_env()).client("stepfunctions"), arn)
+    state = runtime.status(LocalSettings.from_env())
+    if not state["running"]:
+        raise ClickstreamError(
+            "no local stack is running and STATE_MACHINE_ARN is not set: start one with "
+            "`clickstream local up --detach`, or set STATE_MACHINE_ARN (and AWS credentials) to drive AWS."
+        )
+    return control_from_state(state)
+
+
+def _parse_hour(_: Any, __: Any, value: str | None) -> Any:
+    from clickstream.layout import Hour
+
+    if value is None:
+        return None
+    try:
+        return Hour.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _execution_line(execution: Any) -> str:
+    duration = f"{execution.duration_s:6.1f}s" if execution.duration_s is not None else "      -"
+    rows = execution.rows_loaded if execution.rows_loaded is not None else "-"
+    quarantined = execution.quarantined if execution.quarantined is not None else "-"
+    return f"{execution.hour or '?':<14} {execution.status:<10} {duration}  rows {rows!s:>7}  quarantined {quarantined!s:>5}  {execution.name}"
+
+
+@main.group()
+def etl() -> None:
+    """Run and inspect the hourly ETL (local stack, or AWS when STATE_MACHINE_ARN is set)."""
+
+
+@etl.command("run")
+@click.option("--hour", required=True, callback=_parse_hour, help="UTC hour, YYYY-MM-DDTHH.")
+@click.option("--wait", is_flag=True, help="Wait for the end; exit 1 unless it succeeded.")
+def etl_run(hour: Any, wait: bool) -> None:
+    """Process one hour (a manual re-run of any hour is safe: nothing is doubled)."""
+    control = _etl_control()
+    arn = control.start(hour)
+    click.echo(f"started {arn}")
+    if wait:
+        execution = control.wait(arn)
+        click.echo(_execution_line(execution))
+        if execution.status != "SUCCEEDED":
+            click.echo(f"error: {execution.error}: {execution.cause}", err=True)
+            sys.exit(1)
+
+
+@etl.command("backfill")
+@click.option("--from", "start", required=True, callback=_parse_hour, help="First UTC hour, YYYY-MM-DDTHH.")
+@click.option("--to", "end", required=True, callback=_parse_hour, help="Last UTC hour (included).")
+def etl_backfill(start: Any, end: Any) -> None:
+    """Process every hour in a range, oldest first, with a progress bar; exit 1 if any failed."""
+    if end < start:
+        raise click.BadParameter("--to is before --from")
+    hours = []
+    hour = start
+    while hour <= end:
+        hours.append(hour)
+        hour = hour.shift(1)
+    control = _etl_control()
+    failed = []
+    with click.progressbar(length=len(hours), label="backfilling", item_show_func=lambda e: e and e.hour) as bar:
+        def done(execution: Any) -> None:
+            if execution.status != "SUCCEEDED":
+                failed.append(execution)
+            bar.update(1, execution)
+
+        control.backfill(hours, on_done=done)
+    click.echo(f"{len(hours) - len(failed)} of {len(hours)} hours succeeded")
+    for execution in failed:
+        click.echo(f"failed: {_execution_line(execution)}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@etl.command("history")
+@click.option("--limit", default=20, show_default=True)
+def etl_history(limit: int) -> None:
+    """Recent executions: hour, status, duration, rows loaded, quarantined."""
+    executions = _etl_control().history(limit=limit)
+    if not executions:
+        click.echo("no executions yet; start one with `clickstream etl run --hour YYYY-MM-DDTHH --wait`.")
+    for execution in executions:
+        click.echo(_execution_line(execution))
+
+
+@etl.command("alerts")
+@click.option("--limit", default=20, show_default=True)
+def etl_alerts(limit: int) -> None:
+    """The alerts failed executions published (execution, hour, failed state, error, cause)."""
+    alerts = _etl_control().alerts(limit=limit)
+    if not alerts:
+        click.echo("no alerts.")
+    for alert in alerts:
+        click.echo(json.dumps(alert, default=str))
+
+
 if __name__ == "__main__":
     main()

@@ -57,6 +57,8 @@ class LocalAws:
 
         for key, value in LOCAL_CREDENTIALS.items():
             os.environ.setdefault(key, value)
+        # moto's Step Functions engine calls other services (Lambda, SNS) at localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         deadline = time.monotonic() + timeout_s

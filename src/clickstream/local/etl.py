@@ -1,0 +1,110 @@
+"""The hourly ETL in the local AWS: the state machine from the one ASL file, an observable alert
+topic, and a scheduler standing in for EventBridge Scheduler (moto never fires schedules)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from clickstream.aws import AwsClients
+from clickstream.etl.control import EtlControl
+from clickstream.etl.statemachine import definition_values, load_manifest, render
+from clickstream.observability import get_logger
+
+SCHEDULE_OFFSET = timedelta(minutes=5)  # the manifest's cron(5 * * * ? *)
+STATES_ROLE = "clickstream-local-states"
+
+
+def deploy_state_machine(aws: AwsClients, function_arns: dict[str, str], alerts_topic_arn: str) -> str:
+    manifest = load_manifest()
+    definition = render(manifest.definition_path.read_text(), definition_values(function_arns, alerts_topic_arn))
+    iam, sfn = aws.client("iam"), aws.client("stepfunctions")
+    try:
+        role_arn = iam.get_role(RoleName=STATES_ROLE)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role_arn = iam.create_role(RoleName=STATES_ROLE, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        }))["Role"]["Arn"]
+    name = manifest.state_machine["name"]
+    existing = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name]
+    if existing:
+        sfn.update_state_machine(stateMachineArn=existing[0], definition=definition, roleArn=role_arn)
+        return existing[0]
+    return sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn, type="STANDARD")["stateMachineArn"]
+
+
+class AlertWatcher:
+    """Subscribes a queue to the alert topic and copies every alert to the log and a file."""
+
+    def __init__(self, aws: AwsClients, topic_arn: str, alerts_file: Path) -> None:
+        self._sqs = aws.client("sqs")
+        self._alerts_file = alerts_file
+        self.queue_url = self._sqs.create_queue(QueueName="clickstream-local-alerts")["QueueUrl"]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        aws.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                                    Attributes={"RawMessageDelivery": "true"})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = self._sqs.receive_message(QueueUrl=self.queue_url, WaitTimeSeconds=1,
+                                                     MaxNumberOfMessages=10).get("Messages", [])
+            except Exception:  # the server is stopping
+                return
+            for message in messages:
+                get_logger().error("ALERT: hourly ETL failed: %s", message["Body"])
+                with self._alerts_file.open("a") as out:
+                    out.write(json.dumps({"received_at": datetime.now(UTC).isoformat(), "alert": json.loads(message["Body"])}) + "\n")
+                self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+class HourlyScheduler:
+    """Starts the state machine at five past every hour with EventBridge Scheduler's input."""
+
+    def __init__(self, control: EtlControl) -> None:
+        self._control = control
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hourly-scheduler", daemon=True)
+
+    @staticmethod
+    def next_fire(now: datetime) -> datetime:
+        fire = now.replace(minute=0, second=0, microsecond=0) + SCHEDULE_OFFSET
+        return fire if fire > now else fire + timedelta(hours=1)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            fire = self.next_fire(datetime.now(UTC))
+            if self._stop.wait((fire - datetime.now(UTC)).total_seconds()):
+                return
+            try:
+                arn = self._control.start_scheduled(fire)
+                get_logger().info("scheduler started %s", arn)
+            except Exception as exc:
+                get_logger().error("scheduler could not start the hourly run: %s", exc)
+
+
+def control_from_state(state: dict[str, Any]) -> EtlControl:
+    from clickstream.settings import AwsSettings
+
+    aws = AwsClients(AwsSettings(region=state["region"], endpoint_url=state["aws_endpoint_url"]))
+    return EtlControl(aws.client("stepfunctions"), state["state_machine_arn"])
