@@ -37,7 +37,8 @@ class Env:
     DATABASE_URL = "DATABASE_URL"
     # On AWS the warehouse credentials live in Secrets Manager, never in plain variables.
     DATABASE_SECRET_ARN = "DATABASE_SECRET_ARN"
-    ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
+    # Optional: a folder of expectation suites replacing the shipped quality/ (a team's own rules).
+    QUALITY_SUITES_DIR = "QUALITY_SUITES_DIR"
     STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
 
     # The local runtime only.
@@ -192,6 +193,7 @@ class EtlSettings:
     quarantine_bucket: str
     warehouse: WarehouseSettings
     aws: AwsSettings = field(default_factory=AwsSettings)
+    quality_suites_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> EtlSettings:
@@ -202,7 +204,18 @@ class EtlSettings:
             quarantine_bucket=_require(env, Env.QUARANTINE_BUCKET, "the S3 bucket that keeps rejected events"),
             warehouse=WarehouseSettings.from_env(env),
             aws=AwsSettings.from_env(env),
+            quality_suites_dir=_existing_dir(env, Env.QUALITY_SUITES_DIR),
         )
+
+
+def _existing_dir(env: Environ, name: str) -> Path | None:
+    text = _optional(env, name)
+    if text is None:
+        return None
+    path = Path(text)
+    if not path.is_dir():
+        raise ConfigurationError(f"{name}={text!r} is not a folder: point it at a folder of expectation suites.")
+    return path
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,8 @@ def clean_step(run: dict[str, Any], manifest_key: str, chunk: int, deps: EtlDeps
     return result.to_dict()
 
 
-def _concat(deps: EtlDeps, keys: list[str | None], schema: pa.Schema) -> pa.Table:
-    tables = [deps.read_table(key) for key in keys if key]
-    return pa.concat_tables(tables) if tables else schema.empty_table()
+def _table(deps: EtlDeps, key: str | None, schema: pa.Schema) -> pa.Table:
+    return deps.read_table(key) if key else schema.empty_table()
 
 
 def _quarantined(listing: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
@@ -136,8 +135,9 @@ def quality_step(run: dict[str, Any], listing: dict[str, Any], chunks: list[dict
     from clickstream.warehouse.runs import events_loaded_for_hour, record_run_progress
 
     hour = _hour(run)
-    events = _concat(deps, [c.get("events_key") for c in chunks], EVENTS_SCHEMA)
-    items = _concat(deps, [c.get("items_key") for c in chunks], ITEMS_SCHEMA)
+    # One table per chunk: uniqueness holds within a chunk; across chunks duplicates collapse at load.
+    events = [_table(deps, c.get("events_key"), EVENTS_SCHEMA) for c in chunks]
+    items = [_table(deps, c.get("items_key"), ITEMS_SCHEMA) for c in chunks]
     quarantined = _quarantined(listing, chunks)
     with deps.connection() as conn:
         context = QualityContext(
@@ -146,7 +146,8 @@ def quality_step(run: dict[str, Any], listing: dict[str, Any], chunks: list[dict
             same_hour_last_week_events=events_loaded_for_hour(conn, hour.shift(-168)),
         )
         result = check_hour(hour, run["run_id"], events=events, items=items,
-                            expected_events=sum(c.get("events", 0) for c in chunks), context=context)
+                            expected_events=sum(c.get("events", 0) for c in chunks), context=context,
+                            suites_dir=deps.settings.quality_suites_dir)
         store_results(conn, run["run_id"], hour, result.results)
         record_run_progress(conn, run["run_id"], hour, run["trigger"], _parse_ts(run["started_at"]),
                             **_run_counts(listing, chunks), dq_critical_failures=result.critical_failures,
