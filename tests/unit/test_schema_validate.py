@@ -284,7 +284,10 @@ def test_every_event_code_has_a_case() -> None:
     # and the request-level codes the ingest service answers before reading events
     # (tested over HTTP in tests/integration/test_ingest_http.py)
     request_level = {Code.unsupported_media_type, Code.bad_token}
-    covered = {c for _, _, c, _ in FIELD_CASES} | {c for _, _, c, _ in RAW_CASES} | batch_only | request_level
+    # and the codes only the clean step gives (tested in tests/unit/test_clean_chunk.py)
+    clean_stage = {Code.wrong_partition, Code.synthetic_duplicate, Code.unreadable_object}
+    covered = ({c for _, _, c, _ in FIELD_CASES} | {c for _, _, c, _ in RAW_CASES} | batch_only | request_level
+               | clean_stage)
     # THEN no code is left without a test
     assert covered == set(Code)
 

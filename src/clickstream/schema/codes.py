@@ -48,6 +48,10 @@ class Code(enum.StrEnum):
     negative_amount = "negative_amount"
     missing_transaction_id = "missing_transaction_id"
     too_many_items = "too_many_items"
+    # The ETL's clean step (a stored raw record that cannot go to the processed layer).
+    wrong_partition = "wrong_partition"
+    synthetic_duplicate = "synthetic_duplicate"
+    unreadable_object = "unreadable_object"
 
 
 DESCRIPTIONS: dict[Code, str] = {
@@ -78,6 +82,9 @@ DESCRIPTIONS: dict[Code, str] = {
     Code.negative_amount: "A price, quantity or value is negative.",
     Code.missing_transaction_id: "A purchase or refund event has no ecommerce.transaction_id.",
     Code.too_many_items: "ecommerce.items holds more than 200 items.",
+    Code.wrong_partition: "A raw record's server.received_ts is outside the hour of the raw partition it was stored in.",
+    Code.synthetic_duplicate: "Another event with the same event_id but a different payload was received earlier; that one is kept.",
+    Code.unreadable_object: "A raw object could not be read as gzip JSON lines; the object stays in raw, named in the record.",
 }
 
 
