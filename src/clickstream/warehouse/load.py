@@ -1,0 +1,209 @@
+"""The hourly load: one hour's processed Parquet parts into `events` and `event_items`, exactly once.
+
+In one transaction: stage every part in temporary tables (COPY), keep one row per event_id
+(the earliest received), merge with `INSERT ... ON CONFLICT DO NOTHING`, count duplicates,
+write the hour's `load_manifest` row and replace its `quarantine_counts`. A crash anywhere
+before the commit leaves nothing; a re-run after it inserts nothing and rewrites the same
+manifest counts.
+
+Bulk path: pyarrow writes each record batch as CSV and psycopg2 streams it to
+`COPY ... FROM STDIN` on the caller's connection, so staging and merge share the transaction.
+ADBC's binary COPY from Arrow stages about 1.7x faster, but it cannot share a psycopg2
+transaction, so the whole load (merge, manifest) would move to a second driver and
+connection; the merge dominates, and a whole load was only 16-20 % faster (figures in
+tests/integration/test_warehouse_bench.py), so one connection won.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg2.extensions
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from clickstream.etl.processed import EVENTS_SCHEMA, ITEMS_SCHEMA
+from clickstream.layout import QUARANTINE_STAGES, Hour
+from clickstream.observability import get_logger
+from clickstream.warehouse.db import LOCK_LOAD_HOUR_NAMESPACE, LOCK_MERGE, LOCK_NAMESPACE, transaction
+from clickstream.warehouse.errors import LoadInputError
+from clickstream.warehouse.queries import query
+
+FAULT_POINTS = ("before_copy", "after_copy", "after_merge", "before_commit")
+
+# Rows per CSV chunk handed to COPY: big enough to keep Python out of the way, small enough
+# to bound the memory of one chunk's text (about 15 MB).
+CSV_BATCH_ROWS = 20_000
+
+Fault = Callable[[str], None]
+ReadTable = Callable[[str], pa.Table]
+Part = tuple[str, str | None]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load did: rows it inserted, duplicates it met, days of the hour's events."""
+
+    inserted_events: int
+    inserted_items: int
+    natural_duplicates: int
+    synthetic_duplicates: int
+    days_touched: list[str]  # ISO dates (event_date) of the events the hour holds, sorted
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_hour(
+    conn: psycopg2.extensions.connection,
+    hour: Hour,
+    run_id: str,
+    parts: Sequence[Part],
+    *,
+    read_table: ReadTable,
+    quarantine_counts: Mapping[tuple[str, str], int],
+    fault: Fault | None = None,
+) -> LoadResult:
+    """Load the hour's parts `[(events_key, items_key or None), ...]` in one transaction.
+
+    `read_table(key)` returns a part's Arrow table (columns of `clickstream.etl.processed`;
+    extra columns are ignored). `quarantine_counts` maps (stage, error_code) to the number of
+    records quarantined for the hour; they replace the hour's rows. `fault(point)` is called
+    at each of `FAULT_POINTS` (tests make it raise or exit).
+
+    `inserted_events`/`inserted_items` count rows this call inserted (0 on a re-run);
+    duplicates and `days_touched` describe the hour and are the same on every run.
+    Raises `LoadInputError` for a part that breaks the processed-layer contract.
+    """
+    counts = _checked_quarantine_counts(quarantine_counts)
+    fault = fault or _no_fault
+    started = time.perf_counter()
+    params = {"hour": hour.start}
+    staged = 0
+    with transaction(conn) as cur:
+        cur.execute(query("load", "settings"))
+        # Two runs of the same hour wait for each other rather than interleave.
+        cur.execute(query("load", "lock"), {"namespace": LOCK_LOAD_HOUR_NAMESPACE, "key": _hour_number(hour)})
+        cur.execute(query("load", "create_staging"))
+        fault("before_copy")
+        for part_no, (events_key, items_key) in enumerate(parts):
+            cur.execute(query("load", "set_part"), {"part_no": part_no})
+            events = _conform(read_table(events_key), EVENTS_SCHEMA, events_key, hour)
+            staged += events.num_rows
+            _copy(cur, query("load", "copy_events"), events)
+            del events  # one part's table in memory at a time
+            if items_key is not None:
+                _copy(cur, query("load", "copy_items"), _conform(read_table(items_key), ITEMS_SCHEMA, items_key, hour))
+        copied = time.perf_counter()
+        fault("after_copy")
+        cur.execute(query("load", "analyze_staging"))
+        # Staging ran in parallel with other hours; merges go one at a time, so the duplicate
+        # counts are exact and concurrent inserts of the same ids cannot deadlock.
+        cur.execute(query("load", "lock"), {"namespace": LOCK_NAMESPACE, "key": LOCK_MERGE})
+        cur.execute(query("load", "keep_earliest"))
+        cur.execute(query("load", "merge_events"))
+        inserted_events = cur.rowcount
+        cur.execute(query("load", "merge_items"))
+        inserted_items = cur.rowcount
+        cur.execute(query("load", "count_duplicates"), params)
+        natural, synthetic = (int(n) for n in cur.fetchone())
+        merged = time.perf_counter()
+        fault("after_merge")
+        cur.execute(query("load", "upsert_manifest"), {
+            **params, "run_id": run_id, "files": len(parts), "staged_events": staged,
+            "natural_duplicates": natural, "synthetic_duplicates": synthetic,
+        })
+        days = [day.isoformat() for day in cur.fetchone()[0]]
+        cur.execute(query("load", "delete_quarantine_counts"), params)
+        cur.executemany(query("load", "insert_quarantine_count"), [
+            {**params, "stage": stage, "error_code": code, "count": n} for (stage, code), n in sorted(counts.items())
+        ])
+        fault("before_commit")
+    result = LoadResult(inserted_events, inserted_items, natural, synthetic, days)
+    get_logger().info("warehouse load committed", extra={
+        "hour": str(hour), "run_id": run_id, "parts": len(parts), "staged_events": staged, **result.to_dict(),
+        "copy_s": round(copied - started, 3), "merge_s": round(merged - copied, 3),
+        "total_s": round(time.perf_counter() - started, 3),
+    })
+    return result
+
+
+def _no_fault(point: str) -> None:
+    return None
+
+
+def _hour_number(hour: Hour) -> int:
+    """Hours since 1970: a per-hour advisory-lock key that fits PostgreSQL's int4."""
+    return int(hour.start.timestamp()) // 3600
+
+
+def _checked_quarantine_counts(counts: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    """Validated before the transaction starts: a bad key is the caller's bug, not a load failure."""
+    checked: dict[tuple[str, str], int] = {}
+    for key, n in counts.items():
+        if not (isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, str) and k for k in key)):
+            raise ValueError(f"quarantine_counts keys must be (stage, error_code) pairs of strings, not {key!r}")
+        if key[0] not in QUARANTINE_STAGES:
+            raise ValueError(f"quarantine stage {key[0]!r} is not one of {QUARANTINE_STAGES}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"quarantine count for {key} must be a non-negative int, not {n!r}")
+        if n:
+            checked[key] = n
+    return checked
+
+
+def _conform(table: pa.Table, schema: pa.Schema, key: str, hour: Hour) -> pa.Table:
+    """The table with exactly the schema's columns, in its order and types, all of the hour."""
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise LoadInputError(
+            f"{key} lacks column(s) {', '.join(missing)}: it is not a processed file of the expected kind "
+            "(see clickstream.etl.processed)."
+        )
+    try:
+        table = table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise LoadInputError(f"{key} does not have the types of clickstream.etl.processed: {exc}") from None
+    if table.num_rows:
+        same_hour = pc.all(pc.equal(table["received_hour"], pa.scalar(hour.start, type=schema.field("received_hour").type)))
+        if not same_hour.as_py():
+            raise LoadInputError(
+                f"{key} holds rows whose received_hour is not {hour}: only the hour's own parts may be loaded with it."
+            )
+        # Cleaning keeps one row per event_id in a part; the load pairs an event with its items
+        # by (event_id, part), which a second row of the id in the same part would make ambiguous.
+        if schema is EVENTS_SCHEMA and pc.count_distinct(table["event_id"]).as_py() != table.num_rows:
+            raise LoadInputError(f"{key} has more than one row for some event_id: cleaning must de-duplicate a part.")
+    return table
+
+
+class _CsvStream:
+    """The file object `copy_expert` reads: each read() returns the CSV text of the next batch.
+
+    pyarrow's CSV writer quotes every string and writes nulls as empty fields, which is exactly
+    how PostgreSQL's CSV format tells NULL from the empty string.
+    """
+
+    _OPTIONS = pacsv.WriteOptions(include_header=False)
+
+    def __init__(self, table: pa.Table) -> None:
+        self._batches = iter(table.to_batches(max_chunksize=CSV_BATCH_ROWS))
+
+    def read(self, size: int = -1) -> bytes:
+        for batch in self._batches:
+            if batch.num_rows:
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(batch, sink, self._OPTIONS)
+                return sink.getvalue().to_pybytes()
+        return b""
+
+    readline = read
+
+
+def _copy(cur: psycopg2.extensions.cursor, statement: str, table: pa.Table) -> None:
+    if table.num_rows:
+        cur.copy_expert(statement, _CsvStream(table), size=1 << 20)
