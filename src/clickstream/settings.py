@@ -39,6 +39,9 @@ class Env:
     DATABASE_SECRET_ARN = "DATABASE_SECRET_ARN"
     # Optional: a folder of expectation suites replacing the shipped quality/ (a team's own rules).
     QUALITY_SUITES_DIR = "QUALITY_SUITES_DIR"
+    # Chaos testing: make LoadWarehouse fail at a named point (before_copy, after_copy,
+    # after_merge, before_commit) to prove a crashed load leaves nothing and a re-run recovers.
+    FAULT_INJECTION = "FAULT_INJECTION"
     STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
 
     # The local runtime only.
@@ -194,6 +197,7 @@ class EtlSettings:
     warehouse: WarehouseSettings
     aws: AwsSettings = field(default_factory=AwsSettings)
     quality_suites_dir: Path | None = None
+    fault_injection: str | None = None
 
     @classmethod
     def from_env(cls, env: Environ | None = None) -> EtlSettings:
@@ -205,6 +209,7 @@ class EtlSettings:
             warehouse=WarehouseSettings.from_env(env),
             aws=AwsSettings.from_env(env),
             quality_suites_dir=_existing_dir(env, Env.QUALITY_SUITES_DIR),
+            fault_injection=_optional(env, Env.FAULT_INJECTION),
         )
 
 

@@ -74,3 +74,72 @@ def ingest_api(local_aws: tuple[LocalAws, LocalResources]) -> Iterator[IngestApi
         front.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL 16 (embedded) on a free port, for the whole session."""
+    from clickstream.local.postgres import EmbeddedPostgres
+
+    postgres = EmbeddedPostgres(data_dir=tmp_path_factory.mktemp("warehouse"), port=free_port())
+    url = postgres.start()
+    try:
+        yield url
+    finally:
+        postgres.stop()
+
+
+@dataclass
+class EtlStack:
+    api: IngestApi
+    control: Any
+    database_url: str
+    alerts_queue_url: str
+    sqs: Any
+
+    def send(self, events: list[dict], *, received_at: Any, user_agent: str = "Mozilla/5.0 (Windows NT 10.0; "
+             "Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36") -> dict:
+        """POST a batch through the real ingest handler, as API Gateway would deliver it at `received_at`."""
+        import json
+
+        from clickstream.local.front import build_event
+
+        body = json.dumps({"events": events}).encode()
+        event = build_event("POST", "/v1/events", {"content-type": "application/json", "user-agent": user_agent},
+                            body, "203.0.113.7")
+        event["requestContext"]["timeEpoch"] = int(received_at.timestamp() * 1000)
+        result = self.api.front.invoke(event)
+        return {"status": result["statusCode"], **json.loads(result["body"])}
+
+    def alerts(self) -> list[dict]:
+        import json
+
+        received = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.alerts_queue_url, WaitTimeSeconds=1,
+                                                MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return received
+            for message in messages:
+                received.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.alerts_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture(scope="session")
+def etl_stack(ingest_api: IngestApi, local_aws: tuple[LocalAws, LocalResources], warehouse_url: str) -> EtlStack:
+    """The real state machine in moto's engine, running the real task handlers in process."""
+    from clickstream.etl.control import EtlControl
+    from clickstream.etl.pipeline import deps_from_env
+    from clickstream.local.etl import deploy_state_machine, subscribe_queue
+    from clickstream.local.lambdas import install_in_process_invoke, register_functions
+
+    aws, resources = local_aws
+    os.environ["DATABASE_URL"] = warehouse_url  # restored by ingest_api's teardown
+    deps_from_env.cache_clear()
+    install_in_process_invoke()
+    clients = aws.clients()
+    arns = register_functions(clients, dict(os.environ), prefix="it")
+    state_machine_arn = deploy_state_machine(clients, arns, resources.alerts_topic_arn)
+    queue_url = subscribe_queue(clients, resources.alerts_topic_arn, "it-alerts")
+    return EtlStack(ingest_api, EtlControl(clients.client("stepfunctions"), state_machine_arn), warehouse_url,
+                    queue_url, clients.client("sqs"))
