@@ -30,15 +30,32 @@ $(SDK_STAMP): $(SDK)/package-lock.json
 	@npm ci --prefix $(SDK) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP) $(SDK_STAMP)  ## install the pinned Python and npm dependencies
+SDK_BUNDLE := $(SDK)/dist/clickstream.min.js
+$(SDK_BUNDLE): $(SDK_STAMP) $(wildcard $(SDK)/src/*.ts) $(SDK)/build.mjs
+	@npm --prefix $(SDK) run --silent build
+
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "need Chromium at $(CHROMIUM) for the browser tests"; exit 1; }
+	@echo "installing Debian's chromium for the browser tests"
+	@$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+# The EC2 setup script is checked with shellcheck.
+SHELLCHECK := /usr/bin/shellcheck
+$(SHELLCHECK):
+	@DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq shellcheck >/dev/null || \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq shellcheck >/dev/null; }
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+setup: $(STAMP) $(SDK_STAMP) $(SDK_BUNDLE)  ## install the pinned Python and npm dependencies, build the SDK
 
 sdk: $(SDK_STAMP)  ## build the browser SDK (prints its minified and gzipped size)
 	npm --prefix $(SDK) run build
 
-run: setup  ## run the whole system locally (Ctrl-C stops it)
-	$(BIN)/clickstream local up
+run: setup  ## run the whole system locally, with 3 days of demo data on first start (Ctrl-C stops it)
+	$(BIN)/clickstream local up --seed-days 3
 
-test: setup  ## run every test
+test: setup $(CHROMIUM) $(SHELLCHECK)  ## run every test
 	$(BIN)/python -m pytest
 	npm --prefix $(SDK) test
 

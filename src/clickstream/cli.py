@@ -12,6 +12,7 @@ from clickstream.errors import ClickstreamError
 from clickstream.settings import LocalSettings
 
 _SUMMARY_KEYS = [
+    ("shop_url", "demo shop"),
     ("api_url", "ingest API"),
     ("aws_endpoint_url", "local AWS (moto)"),
     ("database_url", "warehouse"),
@@ -56,13 +57,15 @@ def local() -> None:
 @local.command("up")
 @click.option("--detach", is_flag=True, help="Start in the background and return once ready.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for --detach to be ready.")
-def local_up(detach: bool, timeout: float) -> None:
+@click.option("--seed-days", default=0, show_default=True, type=click.IntRange(0, 30),
+              help="On first start (empty warehouse), seed this many days of demo traffic and load them.")
+def local_up(detach: bool, timeout: float, seed_days: int) -> None:
     """Start everything; in the foreground Ctrl-C stops it all."""
     from clickstream.local import runtime
 
     settings = LocalSettings.from_env()
     if detach:
-        state = runtime.up_detached(settings, timeout_s=timeout)
+        state = runtime.up_detached(settings, seed_days=seed_days, timeout_s=timeout)
         click.echo(f"local stack running in the background (pid {state['pid']}):")
         _print_summary(state)
         click.echo("stop it with: clickstream local down")
@@ -74,7 +77,7 @@ def local_up(detach: bool, timeout: float) -> None:
         click.echo(f"try: curl -s {state['api_url']}/v1/health")
         click.echo("Ctrl-C stops everything.")
 
-    runtime.run_foreground(settings, on_ready=ready)
+    runtime.run_foreground(settings, seed_days=seed_days, on_ready=ready)
     click.echo("local stack stopped.")
 
 
@@ -212,6 +215,37 @@ def etl_alerts(limit: int) -> None:
         click.echo("no alerts.")
     for alert in alerts:
         click.echo(json.dumps(alert, default=str))
+
+
+@main.group()
+def demo() -> None:
+    """Demo traffic for the local stack."""
+
+
+@demo.command("seed")
+@click.option("--days", default=3, show_default=True, type=click.IntRange(1, 30), help="Days of traffic before now.")
+def demo_seed(days: int) -> None:
+    """Send realistic demo traffic for the past days through the ingest code, then load those hours."""
+    from clickstream.demo.seed import seed_and_backfill
+    from clickstream.local import runtime
+    from clickstream.local.aws import ingest_environment_from_state
+    from clickstream.local.etl import control_from_state
+    from clickstream.settings import IngestSettings
+
+    state = runtime.status(LocalSettings.from_env())
+    if not state["running"]:
+        raise ClickstreamError("the local stack is not running: start it with `clickstream local up --detach`.")
+    settings = IngestSettings.from_env(ingest_environment_from_state(state))
+    with click.progressbar(length=days * 24, label=f"seeding {days} days and loading each hour") as bar:
+        result, executions = seed_and_backfill(days, settings=settings, control=control_from_state(state),
+                                               on_hour=lambda _: bar.update(1))
+    failed = [e for e in executions if e.status != "SUCCEEDED"]
+    click.echo(f"sent {result.events_sent} events in {result.requests} requests ({result.accepted} accepted, "
+               f"{result.rejected} rejected into quarantine); loaded {len(executions) - len(failed)} of "
+               f"{len(executions)} hours.")
+    for execution in failed:
+        click.echo(f"failed: {_execution_line(execution)}", err=True)
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

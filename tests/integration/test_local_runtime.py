@@ -26,6 +26,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         "LOCAL_AWS_PORT": str(free_port()),
         "LOCAL_API_PORT": str(free_port()),
         "LOCAL_PG_PORT": str(free_port()),
+        "LOCAL_SHOP_PORT": str(free_port()),
     }
 
 

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from clickstream.demo.traffic import DEFAULT_NOISE, DEFAULT_VISITORS_PER_HOUR, Batching, Noise, Request, generate
+from clickstream.etl.control import EtlControl, Execution
 from clickstream.ingest import IngestRequest, IngestResponse, IngestService, build_ingest_service
 from clickstream.layout import Hour
 from clickstream.settings import IngestSettings
 
-__all__ = ["CONTENT_TYPE", "SEED_BATCHING", "SeedResult", "request_id", "seed", "seed_local", "seed_range"]
+__all__ = ["CONTENT_TYPE", "SEED_BATCHING", "SeedResult", "request_id", "seed", "seed_and_backfill", "seed_local",
+           "seed_range"]
 
 # What the SDK sends: text/plain keeps browsers out of CORS preflight, the API parses JSON.
 CONTENT_TYPE = "text/plain;charset=UTF-8"
@@ -168,3 +170,17 @@ def _map(send: Callable[[Request], tuple[Request, IngestResponse]], requests: It
                 yield in_flight.popleft().result()
         while in_flight:
             yield in_flight.popleft().result()
+
+
+def seed_and_backfill(
+    days: int,
+    *,
+    settings: IngestSettings,
+    control: EtlControl,
+    now: datetime | None = None,
+    on_hour: Callable[[Execution], None] | None = None,
+) -> tuple[SeedResult, list[Execution]]:
+    """Seed `days` of demo traffic, then run the ETL for every hour that received data, oldest
+    first; what `clickstream demo seed` and the first `make run` do."""
+    result = seed_local(days, settings=settings, now=now)
+    return result, control.backfill(result.hours, on_done=on_hour)

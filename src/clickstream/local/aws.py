@@ -146,3 +146,9 @@ def ingest_environment(resources: LocalResources, *, cors_allow_origins: str) ->
         Env.AUTH_CLIENT_IDS: resources.user_pool_client_id,
         Env.AUTH_TOKEN_USE: "access",
     }
+
+
+def ingest_environment_from_state(state: dict[str, Any]) -> dict[str, str]:
+    """The ingest environment of a running local stack, for tools started outside it (demo seed)."""
+    fields = {f: state[f] for f in LocalResources.__dataclass_fields__}
+    return ingest_environment(LocalResources(**fields), cors_allow_origins="")

@@ -37,16 +37,23 @@ def deploy_state_machine(aws: AwsClients, function_arns: dict[str, str], alerts_
     return sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn, type="STANDARD")["stateMachineArn"]
 
 
+def subscribe_queue(aws: AwsClients, topic_arn: str, queue_name: str) -> str:
+    """An SQS queue receiving the topic's messages as they were published; returns its URL."""
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
+                                Attributes={"RawMessageDelivery": "true"})
+    return queue_url
+
+
 class AlertWatcher:
     """Subscribes a queue to the alert topic and copies every alert to the log and a file."""
 
     def __init__(self, aws: AwsClients, topic_arn: str, alerts_file: Path) -> None:
         self._sqs = aws.client("sqs")
         self._alerts_file = alerts_file
-        self.queue_url = self._sqs.create_queue(QueueName="clickstream-local-alerts")["QueueUrl"]
-        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        aws.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
-                                    Attributes={"RawMessageDelivery": "true"})
+        self.queue_url = subscribe_queue(aws, topic_arn, "clickstream-local-alerts")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-watcher", daemon=True)
 

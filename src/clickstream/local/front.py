@@ -183,7 +183,10 @@ def _make_request_handler(front: LocalApiFront) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the browser left (e.g. a page closed mid-answer)
 
         def __getattr__(self, name: str) -> Any:
             # API Gateway hands every method to the function (TRACE, PROPFIND, ...); so do we.

@@ -27,10 +27,13 @@ from clickstream.errors import ClickstreamError, ConfigurationError
 from clickstream.local.aws import LocalAws, ingest_environment
 from clickstream.local.front import LocalApiFront
 from clickstream.local.postgres import EmbeddedPostgres
+from clickstream.local.static import REPO_SHOP_ROOT, StaticSite, shop_config
+from clickstream.observability import get_logger
 from clickstream.settings import Env, LocalSettings
 
 STATE_FILE = "state.json"
 LOG_FILE = "local.log"
+ALERTS_FILE = "alerts.jsonl"
 
 
 class AlreadyRunning(ClickstreamError):
@@ -89,8 +92,9 @@ def _quiet_console() -> None:
 class LocalStack:
     """Starts the parts in order and stops those already started if a later one fails."""
 
-    def __init__(self, settings: LocalSettings) -> None:
+    def __init__(self, settings: LocalSettings, *, seed_days: int = 0) -> None:
         self.settings = settings
+        self.seed_days = seed_days
         self._stops: list[Callable[[], None]] = []
 
     def start(self) -> dict[str, Any]:
@@ -102,7 +106,8 @@ class LocalStack:
                 f"the local stack is already running (pid {running['pid']}, API {running.get('api_url')}); "
                 "stop it first with `clickstream local down`."
             )
-        for port, setting in ((s.aws_port, Env.LOCAL_AWS_PORT), (s.api_port, Env.LOCAL_API_PORT)):
+        for port, setting in ((s.aws_port, Env.LOCAL_AWS_PORT), (s.api_port, Env.LOCAL_API_PORT),
+                              (s.shop_port, Env.LOCAL_SHOP_PORT)):
             _check_port_free(port, setting)
         s.home.mkdir(parents=True, exist_ok=True)
         try:
@@ -120,19 +125,55 @@ class LocalStack:
             front = LocalApiFront(lambda_handler, port=s.api_port)
             api_url = front.start()
             self._stops.append(front.stop)
+            shop = StaticSite(REPO_SHOP_ROOT, s.shop_port, config=shop_config(api_url, resources))
+            shop_url = shop.start()
+            self._stops.append(shop.stop)
+            etl = self._start_etl(aws, resources.alerts_topic_arn, database_url)
         except BaseException:
             self.stop()
             raise
         return {
+            **etl,
             "pid": os.getpid(),
             "status": "ready",
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "home": str(s.home),
             "log_file": str(s.home / LOG_FILE),
             "api_url": api_url,
+            "shop_url": shop_url,
             "database_url": database_url,
             **resources.as_dict(),
         }
+
+    def _start_etl(self, aws: LocalAws, alerts_topic_arn: str, database_url: str) -> dict[str, Any]:
+        """The warehouse schema, the task functions and the state machine in the local AWS, the
+        alert watcher and the hourly scheduler."""
+        from clickstream.etl.control import EtlControl
+        from clickstream.local.etl import AlertWatcher, HourlyScheduler, deploy_state_machine
+        from clickstream.local.lambdas import install_in_process_invoke, register_functions
+        from clickstream.warehouse.db import connect
+        from clickstream.warehouse.migrate import migrate
+
+        conn = connect(database_url)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        install_in_process_invoke()
+        clients = aws.clients()
+        function_arns = register_functions(clients, dict(os.environ))
+        state_machine_arn = deploy_state_machine(clients, function_arns, alerts_topic_arn)
+        alerts_file = self.settings.home / ALERTS_FILE
+        watcher = AlertWatcher(clients, alerts_topic_arn, alerts_file)
+        watcher.start()
+        self._stops.append(watcher.stop)
+        control = EtlControl(clients.client("stepfunctions"), state_machine_arn)
+        scheduler = HourlyScheduler(control)
+        scheduler.start()
+        self._stops.append(scheduler.stop)
+        if self.seed_days and _warehouse_is_empty(database_url):
+            threading.Thread(target=_seed_demo, args=(self.seed_days, control), name="demo-seed", daemon=True).start()
+        return {"state_machine_arn": state_machine_arn, "alerts_file": str(alerts_file)}
 
     def _start_postgres(self) -> str:
         postgres = EmbeddedPostgres(data_dir=self.settings.home / "postgres", port=self.settings.pg_port)
@@ -151,12 +192,45 @@ class LocalStack:
                 print(f"warning: stopping a local component failed: {exc}", file=sys.stderr)
 
 
-def run_foreground(settings: LocalSettings, *, on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
+def _warehouse_is_empty(database_url: str) -> bool:
+    from clickstream.warehouse.db import connect
+
+    conn = connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT NOT EXISTS (SELECT 1 FROM events)")
+            return bool(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _seed_demo(days: int, control: Any) -> None:
+    """First start: demo traffic for the past days through the ingest code, then each hour loaded."""
+    from clickstream.demo.seed import seed_and_backfill
+    from clickstream.settings import IngestSettings
+
+    log = get_logger()
+    log.info("seeding %d days of demo traffic, then loading each hour (the dashboard fills as hours land)", days)
+    try:
+        result, executions = seed_and_backfill(
+            days, settings=IngestSettings.from_env(), control=control,
+            on_hour=lambda e: log.info("demo hour %s %s (%s rows)", e.hour, e.status, e.rows_loaded),
+        )
+    except Exception:
+        log.exception("demo seeding failed; run `clickstream demo seed --days %d` to retry", days)
+        return
+    failed = sum(e.status != "SUCCEEDED" for e in executions)
+    log.info("demo data ready: %d events sent, %d hours loaded, %d failed", result.events_sent,
+             len(executions) - failed, failed)
+
+
+def run_foreground(settings: LocalSettings, *, seed_days: int = 0,
+                   on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Run until SIGINT/SIGTERM, then stop every part and remove the state file."""
     stop_requested = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop_requested.set())
-    stack = LocalStack(settings)
+    stack = LocalStack(settings, seed_days=seed_days)
     state = stack.start()
     try:
         _write_state(settings, state)
@@ -170,7 +244,7 @@ def run_foreground(settings: LocalSettings, *, on_ready: Callable[[dict[str, Any
             state_path(settings).unlink(missing_ok=True)
 
 
-def up_detached(settings: LocalSettings, *, timeout_s: float = 120.0) -> dict[str, Any]:
+def up_detached(settings: LocalSettings, *, seed_days: int = 0, timeout_s: float = 120.0) -> dict[str, Any]:
     """Start the foreground runtime in its own session; return its state once it is ready."""
     running = read_state(settings)
     if running and pid_alive(running.get("pid")):
@@ -181,7 +255,7 @@ def up_detached(settings: LocalSettings, *, timeout_s: float = 120.0) -> dict[st
     log_path = settings.home / LOG_FILE
     with open(log_path, "ab") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "clickstream.cli", "local", "up"],
+            [sys.executable, "-m", "clickstream.cli", "local", "up", "--seed-days", str(seed_days)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, env={**os.environ, Env.CLICKSTREAM_HOME: str(settings.home)},
         )
