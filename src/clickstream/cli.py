@@ -36,10 +36,16 @@ class _Cli(click.Group):
     """Turns our own errors into one clear line and exit code 1 instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             return super().invoke(ctx)
         except ClickstreamError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except (BotoCoreError, ClientError) as exc:
+            click.echo(f"error: an AWS call failed: {exc}. Locally, check `clickstream local status`; on AWS, "
+                       "check your credentials, AWS_REGION and STATE_MACHINE_ARN.", err=True)
             sys.exit(1)
 
 
@@ -228,7 +234,7 @@ def demo_seed(days: int) -> None:
     """Send realistic demo traffic for the past days through the ingest code, then load those hours."""
     from clickstream.demo.seed import seed_and_backfill
     from clickstream.local import runtime
-    from clickstream.local.aws import ingest_environment_from_state
+    from clickstream.local.aws import ingest_environment_from_state, local_clients
     from clickstream.local.etl import control_from_state
     from clickstream.settings import IngestSettings
 
@@ -236,9 +242,10 @@ def demo_seed(days: int) -> None:
     if not state["running"]:
         raise ClickstreamError("the local stack is not running: start it with `clickstream local up --detach`.")
     settings = IngestSettings.from_env(ingest_environment_from_state(state))
+    aws = local_clients(state["aws_endpoint_url"], state["region"])
     with click.progressbar(length=days * 24, label=f"seeding {days} days and loading each hour") as bar:
         result, executions = seed_and_backfill(days, settings=settings, control=control_from_state(state),
-                                               on_hour=lambda _: bar.update(1))
+                                               on_hour=lambda _: bar.update(1), aws=aws)
     failed = [e for e in executions if e.status != "SUCCEEDED"]
     click.echo(f"sent {result.events_sent} events in {result.requests} requests ({result.accepted} accepted, "
                f"{result.rejected} rejected into quarantine); loaded {len(executions) - len(failed)} of "

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from clickstream.aws import AwsClients
 from clickstream.demo.traffic import DEFAULT_NOISE, DEFAULT_VISITORS_PER_HOUR, Batching, Noise, Request, generate
 from clickstream.etl.control import EtlControl, Execution
 from clickstream.ingest import IngestRequest, IngestResponse, IngestService, build_ingest_service
@@ -147,10 +148,11 @@ def seed_local(
     seed: int = 7,
     visitors_per_hour: float = DEFAULT_VISITORS_PER_HOUR,
     token_for: TokenFor | None = None,
+    aws: AwsClients | None = None,
 ) -> SeedResult:
     """`seed` with the ingest service built from `settings` (the local stack's, or any)."""
     return _seed(
-        days, now=now or datetime.now(UTC), service=build_ingest_service(settings), seed=seed,
+        days, now=now or datetime.now(UTC), service=build_ingest_service(settings, aws=aws), seed=seed,
         visitors_per_hour=visitors_per_hour, token_for=token_for,
     )
 
@@ -179,8 +181,9 @@ def seed_and_backfill(
     control: EtlControl,
     now: datetime | None = None,
     on_hour: Callable[[Execution], None] | None = None,
+    aws: AwsClients | None = None,
 ) -> tuple[SeedResult, list[Execution]]:
     """Seed `days` of demo traffic, then run the ETL for every hour that received data, oldest
     first; what `clickstream demo seed` and the first `make run` do."""
-    result = seed_local(days, settings=settings, now=now)
+    result = seed_local(days, settings=settings, now=now, aws=aws)
     return result, control.backfill(result.hours, on_done=on_hour)

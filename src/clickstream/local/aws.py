@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import boto3
 import requests
 
 from clickstream.aws import AwsClients
@@ -77,7 +78,7 @@ class LocalAws:
             self._server = None
 
     def clients(self) -> AwsClients:
-        return AwsClients(AwsSettings(region=LOCAL_REGION, endpoint_url=self.endpoint_url))
+        return local_clients(self.endpoint_url)
 
     def provision(self, *, prefix: str = "clickstream") -> LocalResources:
         """Create (idempotently) the buckets, alert topic, and Cognito pool with a demo user."""
@@ -103,6 +104,14 @@ class LocalAws:
             demo_user=DEMO_USER,
             demo_password=DEMO_PASSWORD,
         )
+
+
+def local_clients(endpoint_url: str, region: str = LOCAL_REGION) -> AwsClients:
+    """Clients for the local AWS, with its dummy credentials whatever the shell has set."""
+    session = boto3.session.Session(aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                                    region_name=region)
+    return AwsClients(AwsSettings(region=region, endpoint_url=endpoint_url), boto3_session=session)
 
 
 def _cognito_pool(cognito: Any, prefix: str) -> tuple[str, str]:

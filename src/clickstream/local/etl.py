@@ -111,7 +111,7 @@ class HourlyScheduler:
 
 
 def control_from_state(state: dict[str, Any]) -> EtlControl:
-    from clickstream.settings import AwsSettings
+    from clickstream.local.aws import local_clients
 
-    aws = AwsClients(AwsSettings(region=state["region"], endpoint_url=state["aws_endpoint_url"]))
+    aws = local_clients(state["aws_endpoint_url"], state["region"])
     return EtlControl(aws.client("stepfunctions"), state["state_machine_arn"])
