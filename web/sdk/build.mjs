@@ -21,7 +21,16 @@ const tsc = (...args) => execFileSync(process.execPath, ["node_modules/typescrip
 tsc("-p", "tsconfig.json", "--noEmit");
 tsc("-p", "tsconfig.types.json");
 
-await build({ ...common, entryPoints: ["src/global.ts"], outfile: "dist/clickstream.min.js", format: "iife", minify: true });
+// tsconfigRaw: no "use strict" prologue (tsconfig's `strict` implies alwaysStrict), 13 bytes the
+// IIFE does not need; the output is otherwise identical
+await build({
+  ...common,
+  entryPoints: ["src/global.ts"],
+  outfile: "dist/clickstream.min.js",
+  format: "iife",
+  minify: true,
+  tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
+});
 await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/clickstream.esm.js", format: "esm" });
 
 const min = readFileSync("dist/clickstream.min.js");

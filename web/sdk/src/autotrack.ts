@@ -42,9 +42,10 @@ export function clickEvent(target: EventTarget | null): [string, Props] | undefi
 
 /**
  * Starts measuring engaged time (page visible and focused). Returns a function that gives the
- * milliseconds engaged since its previous call.
+ * milliseconds engaged since its previous call; `stop` (page hide) also stops the clock until the
+ * page is visible and focused again, since a `pagehide` comes while the page still counts as visible.
  */
-export function engagement(): () => number {
+export function engagement(): (stop?: 1) => number {
   let ms = 0,
     since = 0;
   const update = () => {
@@ -56,8 +57,9 @@ export function engagement(): () => number {
   addEventListener("focus", update);
   addEventListener("blur", update);
   document.addEventListener("visibilitychange", update);
-  return () => {
+  return (stop) => {
     update();
+    if (stop) since = 0;
     const v = ms;
     ms = 0;
     return v;

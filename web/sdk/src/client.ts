@@ -9,7 +9,7 @@ import { dnt } from "./privacy";
 import { MAX_EVENT_BYTES, bytes, push, take } from "./queue";
 import { ANON, CONSENT, DROPPED, KEYS, LEASE, QUEUE, SESSION, Store, openStore } from "./storage";
 import { touch } from "./session";
-import { AUTH, DONE, RETRY, SPLIT, backoff, decide, post } from "./transport";
+import { backoff, post, retryable } from "./transport";
 import { campaign, scrub, searchTerm } from "./url";
 import { EVENT_NAME } from "./validate";
 import type { CsEvent, Ecommerce, Options, Page, Props } from "./types";
@@ -59,21 +59,24 @@ export function createClient(): Client {
     token: string | undefined,
     pg: Page | undefined,
     pending: Draft[] = [],
-    engaged: (() => number) | undefined,
+    engaged: ((stop?: 1) => number) | undefined,
     running: Promise<void> | 0 = 0,
     tries = 0,
     retryAt = 0,
     limit = 500,
-    inflight: string[] = [],
+    /** the batch of the request send() awaits; page hide empties it when it lets go of that batch */
+    inflight: CsEvent[] = [],
+    /** 1 from pagehide to pageshow: the page is being left */
+    gone = 0,
     timer: any = 0;
   const me = uuid();
 
   const queue = (): CsEvent[] => st.get(QUEUE) || [];
   const drop = (n: number) => st.set(DROPPED, (st.get(DROPPED) || 0) + n);
-  const remove = (ids: string[]) =>
+  const remove = (batch: CsEvent[]) =>
     st.set(
       QUEUE,
-      queue().filter((e) => !ids.includes(e.event_id)),
+      queue().filter((e) => !batch.some((b) => b.event_id == e.event_id)),
     );
 
   /**
@@ -157,22 +160,9 @@ export function createClient(): Client {
         schedule();
         break;
       }
-      inflight = batch.map((e) => e.event_id);
-      const [status, retryAfter] = await post(url, body, token);
-      const act = decide(status);
-      if (act == RETRY) {
-        retryAt = Date.now() + backoff(tries++, retryAfter);
-        schedule(retryAt - Date.now());
-        break;
-      }
-      tries = 0;
-      if (act == SPLIT && batch.length > 1) {
-        limit = batch.length >> 1;
-        continue;
-      }
-      if (act == AUTH) (token = undefined), o.onAuthError?.();
-      if (act != DONE) drop(batch.length);
-      remove(inflight);
+      inflight = batch;
+      // inflight != batch: page hide took the batch out of the queue while it was in the air
+      if (answer(batch, await post(url, body, token), inflight != batch)) break;
     }
     inflight = [];
     limit = o.batchSize;
@@ -180,19 +170,64 @@ export function createClient(): Client {
   }
 
   /**
-   * Page hidden or left: report engaged time, then hand what is queued to the browser.
-   * sendBeacon cannot carry Authorization, so with a token the (keepalive) fetch path is used.
+   * Applies an answer to `batch` (the rules: transport.ts); true when it backs off. A batch kept
+   * for another try stays in the queue, or goes back to its head if page hide had taken it out
+   * (`out`); but not for a network error after pagehide: Chromium fails the fetch promises of a
+   * page being left while their keepalive requests carry on, so that error says nothing.
+   */
+  function answer(batch: CsEvent[], [status, retryAfter]: [number, string | null], out?: unknown): boolean {
+    const retry = retryable(status);
+    if (retry) {
+      // replaces a later flush timer: page hide's own request is answered outside send()
+      clearTimeout(timer);
+      timer = 0;
+      schedule((retryAt = Date.now() + backoff(tries++, retryAfter)) - Date.now());
+    } else tries = 0;
+    if (retry || (status == 413 && batch.length > 1)) {
+      if (!retry) limit = batch.length >> 1;
+      out && mode > 1 && (status || !gone) && (st.set(QUEUE, [...batch, ...queue()]), retry || flush());
+    } else {
+      if (status == 401) (token = undefined), o.onAuthError?.();
+      if (status > 299 && status != 400) drop(batch.length);
+      remove(batch);
+    }
+    return retry;
+  }
+
+  /** The engaged time since the last report, as a user_engagement of the current page view. */
+  function engage(stop?: 1) {
+    const ms = pg && engaged?.(stop);
+    if (ms) emit("user_engagement", { engaged_ms: ms });
+  }
+
+  /**
+   * Page hidden or left: report engaged time, then hand one batch of the queue to the browser.
+   * sendBeacon cannot carry Authorization, so with a token a keepalive fetch is used. Either
+   * outlives the page, but the page may be gone before an answer comes: so what is handed to the
+   * browser (that batch, and the one a send() of this page has in the air) leaves the queue now
+   * and the lease is freed now, or the next page would wait LEASE_MS and send them again.
+   * At most once for those batches if the page goes; if it lives to see a failure, the batch
+   * goes back to the queue (answer()). With a request in the air the fetch path sends nothing
+   * more: keepalive bodies in flight share a 64 KB quota, and a fetch refused over it fails only
+   * later, when the page may be gone (sendBeacon says so at once); the rest waits for the next page.
    */
   function hide() {
-    const ms = engaged?.();
-    if (ms) emit("user_engagement", { engaged_ms: ms });
+    // the clock stops here: the visibilitychange that follows a pagehide reports nothing more
+    engage(1);
     // offline or backing off: a beacon would be reported queued and then lost, so keep the events
-    if (mode < 2 || retryAt > Date.now() || !navigator.onLine) return;
-    if (token || !navigator.sendBeacon) return void flush();
-    if (!lease()) return;
-    const [batch, body] = take(queue(), limit, inflight);
-    if (batch.length && navigator.sendBeacon(url, body)) remove(batch.map((e) => e.event_id));
-    running || st.del(LEASE);
+    if (mode < 2 || retryAt > Date.now() || !navigator.onLine || !lease()) return;
+    const busy = inflight.length;
+    remove(inflight);
+    inflight = [];
+    const [batch, body] = take(queue(), limit);
+    if (
+      batch.length &&
+      (token || !navigator.sendBeacon
+        ? !busy && post(url, body, token).then((a) => answer(batch, a, 1))
+        : navigator.sendBeacon(url, body))
+    )
+      remove(batch);
+    st.del(LEASE);
   }
 
   function setPage() {
@@ -208,8 +243,7 @@ export function createClient(): Client {
   /** A page view; the previous one's engaged time first, a URL site search after. */
   function page(p?: Props) {
     if (!o) return;
-    const ms = pg && engaged?.();
-    if (ms) emit("user_engagement", { engaged_ms: ms });
+    engage();
     setPage();
     emit("page_view", p);
     const term = engaged && searchTerm(location.search, o.searchParams || ["q", "s", "search", "query"]);
@@ -225,7 +259,8 @@ export function createClient(): Client {
       st = openStore(o.storage);
       const c = st.get(CONSENT);
       mode = (o.respectDnt && dnt()) || c === false ? 0 : c || !o.requireConsent ? 2 : 1;
-      addEventListener("pagehide", hide);
+      addEventListener("pagehide", () => ((gone = 1), hide()));
+      addEventListener("pageshow", () => (gone = 0));
       document.addEventListener("visibilitychange", () => document.visibilityState == "hidden" && hide());
       addEventListener("online", () => {
         retryAt = tries = 0;
@@ -253,6 +288,8 @@ export function createClient(): Client {
     },
     reset() {
       if (!o) return;
+      // this page's engaged time so far belongs to the identity (and token) that spent it
+      engage();
       flush();
       token = undefined;
       st.del(ANON);

@@ -30,17 +30,16 @@ export function push(q: CsEvent[], e: CsEvent): number {
 }
 
 /**
- * The first events of `q` (skipping ids in `skip`) that fit in one request of at most `max`
- * events (the caller keeps it ≤ MAX_REQUEST_EVENTS) and 64 KB, each stamped with `sent_ts`. Returns them and the request body.
+ * The first events of `q` that fit in one request of at most `max` events (the caller keeps it
+ * ≤ MAX_REQUEST_EVENTS) and 64 KB, each stamped with `sent_ts`. Returns them and the request body.
  */
-export function take(q: CsEvent[], max: number, skip: string[] = []): [CsEvent[], string] {
+export function take(q: CsEvent[], max: number): [CsEvent[], string] {
   const out: CsEvent[] = [],
     parts: string[] = [],
     sent_ts = iso();
   let size = 13; // {"events":[]}
   for (const e of q) {
     if (out.length >= max) break;
-    if (skip.includes(e.event_id)) continue;
     const s = JSON.stringify({ ...e, sent_ts }),
       n = bytes(s) + 1;
     if (size + n > MAX_REQUEST_BYTES) break;

@@ -1,23 +1,13 @@
 /** Talking to the ingest API: the request itself, and what each answer means for the batch. */
 
-/** What to do with a batch after an answer. */
-export const DONE = 0, // 2xx or 400: accepted or quarantined by the server; never re-send
-  RETRY = 1, // network error, 408, 429, 5xx: keep, back off
-  SPLIT = 2, // 413: halve the batch and re-send at once
-  AUTH = 3, // 401: drop the token and the batch
-  DROP = 4; // any other 4xx: the batch can never succeed
-
-/** `status` 0 stands for a network error (fetch threw). */
-export const decide = (status: number): number =>
-  status == 401
-    ? AUTH
-    : status == 413
-      ? SPLIT
-      : !status || status == 408 || status == 429 || status > 499
-        ? RETRY
-        : status < 300 || status == 400
-          ? DONE
-          : DROP;
+/**
+ * What an answer means for a batch (applied by the client's `answer()`): 2xx and 400 end it
+ * (accepted, or quarantined by the server: never re-sent); 401 drops the token and the batch;
+ * 413 halves it and re-sends at once, down to single events (a single one is dropped); these
+ * retryable ones keep it and back off; any other 4xx drops it (it can never succeed).
+ * `status` 0 stands for a network error (fetch threw).
+ */
+export const retryable = (status: number): boolean => !status || status == 408 || status == 429 || status > 499;
 
 export const REQUEST_TIMEOUT_MS = 20000;
 export const BACKOFF_BASE_MS = 1000;

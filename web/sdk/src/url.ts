@@ -31,8 +31,5 @@ export function campaign(search: string): Campaign | undefined {
 /** The first non-empty site-search term among `keys` in a query string (≤ 100 chars). */
 export function searchTerm(search: string, keys: string[]): string | undefined {
   const s = new URLSearchParams(search);
-  for (const k of keys) {
-    const v = s.get(k)?.trim();
-    if (v) return v.slice(0, 100);
-  }
+  return keys.map((k) => s.get(k)?.trim()).find(Boolean)?.slice(0, 100);
 }

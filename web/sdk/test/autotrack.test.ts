@@ -233,6 +233,59 @@ describe("engaged time", () => {
     expect(pv2.page.page_view_id).not.toBe(pv1.page.page_view_id);
   });
 
+  test("leaving fires pagehide, then visibilitychange: one user_engagement, however long between", async () => {
+    const api = fakeIngest();
+    const cs = auto({ flushIntervalMs: 3_600_000 });
+    vi.advanceTimersByTime(5_000);
+    dispatchEvent(new Event("pagehide"));
+    vi.advanceTimersByTime(1); // the millisecond that used to make a second, 1 ms event
+    visibility("hidden");
+    await cs.flush();
+    const engaged = api.events().filter((e) => e.event_name == "user_engagement");
+    expect(engaged.map((e) => e.properties!.engaged_ms)).toEqual([5_000]);
+  });
+
+  test("one user_engagement per hide cycle (back-forward cache: left, restored, left again), totals right", async () => {
+    const api = fakeIngest();
+    const cs = auto({ flushIntervalMs: 3_600_000 });
+    vi.advanceTimersByTime(5_000);
+    dispatchEvent(new Event("pagehide"));
+    vi.advanceTimersByTime(1);
+    visibility("hidden");
+    vi.advanceTimersByTime(60_000); // in the cache
+    visibility("visible");
+    dispatchEvent(new Event("pageshow"));
+    vi.advanceTimersByTime(2_000);
+    dispatchEvent(new Event("pagehide"));
+    vi.advanceTimersByTime(3);
+    visibility("hidden");
+    dispatchEvent(new Event("pagehide")); // closed while hidden: nothing more to report
+    await cs.flush();
+    const engaged = api.events().filter((e) => e.event_name == "user_engagement");
+    expect(engaged.map((e) => e.properties!.engaged_ms)).toEqual([5_000, 2_000]);
+  });
+
+  test("reset(): the engaged time so far goes with the identity (and token) that spent it", async () => {
+    const api = fakeIngest();
+    const cs = auto({ flushIntervalMs: 3_600_000 });
+    cs.identify("tok");
+    vi.advanceTimersByTime(4_000);
+    cs.reset();
+    expect(api.sent[0].auth).toBe("Bearer tok");
+    vi.advanceTimersByTime(1_000);
+    visibility("hidden");
+    await cs.flush();
+    const [pv, before, after] = api.events();
+    expect(api.names()).toEqual(["page_view", "user_engagement", "user_engagement"]);
+    expect(api.sent[0].events).toContainEqual(before);
+    expect(before.properties).toEqual({ engaged_ms: 4_000 });
+    expect([before.anonymous_id, before.session_id]).toEqual([pv.anonymous_id, pv.session_id]);
+    expect(after.properties).toEqual({ engaged_ms: 1_000 });
+    expect(after.anonymous_id).not.toBe(pv.anonymous_id);
+    expect(after.session_id).not.toBe(pv.session_id);
+    expect(api.sent[api.sent.length - 1].auth).toBeNull();
+  });
+
   test("no engagement event when there was no engaged time", async () => {
     focused = false;
     const api = fakeIngest();

@@ -1,24 +1,24 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { AUTH, DONE, DROP, RETRY, SPLIT, backoff, decide } from "../src/transport";
+import { backoff, retryable } from "../src/transport";
 import { EVENTS_URL, MemoryStorage, deferred, fakeIngest, setProp, settle, start } from "./helpers";
 
-describe("decide: what an answer means for the batch", () => {
+describe("retryable: the answers that keep the batch and back off", () => {
   test.each([
-    [200, DONE],
-    [202, DONE],
-    [400, DONE], // none accepted: the server quarantined them, re-sending cannot help
-    [401, AUTH],
-    [413, SPLIT],
-    [0, RETRY], // network error
-    [408, RETRY],
-    [429, RETRY],
-    [500, RETRY],
-    [502, RETRY],
-    [503, RETRY],
-    [403, DROP],
-    [404, DROP],
-    [415, DROP],
-  ])("%i", (status, act) => expect(decide(status)).toBe(act));
+    [0, true], // network error
+    [408, true],
+    [429, true],
+    [500, true],
+    [502, true],
+    [503, true],
+    [200, false],
+    [202, false],
+    [400, false], // none accepted: the server quarantined them, re-sending cannot help
+    [401, false],
+    [403, false],
+    [404, false],
+    [413, false], // halved and re-sent at once, not backed off
+    [415, false],
+  ])("%i", (status, retry) => expect(retryable(status)).toBe(retry));
 });
 
 describe("backoff: exponential with full jitter", () => {
@@ -313,5 +313,189 @@ describe("page hide", () => {
     await inFlight;
     expect(api.names()).toEqual(["a"]);
     expect(storage.queue()).toEqual([]);
+  });
+});
+
+/**
+ * A page being left: its requests outlive it (keepalive, beacon) but their answers never reach
+ * it. So page hide takes what it hands to the browser out of the queue and frees the lease at
+ * once; the next page neither waits for the lease nor sends those events again.
+ */
+describe("page hide lets go of what it hands to the browser", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const hidden = () => {
+    setProp(document, "visibilityState", "hidden");
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+
+  test("with a token: the keepalive batch leaves the queue and the lease is freed before any answer; the next page sends at once, nothing twice", async () => {
+    const api = fakeIngest(new Promise(() => {})); // the answer never reaches the page that is gone
+    const storage = new MemoryStorage();
+    const first = start(storage, { flushIntervalMs: 60_000 });
+    first.identify("tok");
+    first.track("a");
+    dispatchEvent(new Event("pagehide"));
+    expect(api.names()).toEqual(["a"]);
+    expect(api.sent[0].auth).toBe("Bearer tok");
+    expect(api.sent[0].init.keepalive).toBe(true);
+    expect(storage.queue()).toEqual([]);
+    expect(storage.getItem("cs_l")).toBeNull();
+    const next = start(storage);
+    next.identify("tok");
+    next.track("b");
+    await next.flush();
+    expect(api.names()).toEqual(["a", "b"]);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(api.names()).toEqual(["a", "b"]);
+    expect(storage.queue()).toEqual([]);
+  });
+
+  test("a request in flight when the page goes is let go of too; the beacon carries the rest", async () => {
+    const beacon = vi.fn(() => true);
+    setProp(navigator, "sendBeacon", beacon);
+    const api = fakeIngest(new Promise(() => {}));
+    const storage = new MemoryStorage();
+    const first = start(storage);
+    first.track("a");
+    void first.flush(); // in flight; its answer never comes
+    first.track("b");
+    dispatchEvent(new Event("pagehide"));
+    expect(JSON.parse((beacon.mock.calls[0] as unknown as [string, string])[1]).events.map((e: { event_name: string }) => e.event_name)).toEqual(["b"]);
+    expect(storage.queue()).toEqual([]);
+    expect(storage.getItem("cs_l")).toBeNull();
+    const next = start(storage);
+    next.track("c");
+    await next.flush();
+    expect(api.names()).toEqual(["a", "c"]);
+  });
+
+  test("a page that lives to see its page-hide request fail puts the batch back (at least once)", async () => {
+    const api = fakeIngest({ status: 503 });
+    const storage = new MemoryStorage();
+    const cs = start(storage, { flushIntervalMs: 60_000 });
+    cs.identify("tok");
+    cs.track("a");
+    hidden(); // a tab switch: the page stays
+    expect(storage.queue()).toEqual([]);
+    await settle();
+    expect(storage.queue().map((e) => e.event_name)).toEqual(["a"]);
+    await vi.advanceTimersByTimeAsync(1_000); // backoff: 0.5 s
+    expect(api.names()).toEqual(["a", "a"]);
+    expect(new Set(api.events().map((e) => e.event_id)).size).toBe(1);
+    expect(api.sent[1].auth).toBe("Bearer tok");
+    expect(storage.queue()).toEqual([]);
+  });
+
+  test("the same for a request that was in flight at page hide", async () => {
+    const held = deferred();
+    const api = fakeIngest(held.promise);
+    const storage = new MemoryStorage();
+    const cs = start(storage, { flushIntervalMs: 60_000 });
+    cs.identify("tok");
+    cs.track("a");
+    const sending = cs.flush();
+    hidden();
+    expect(api.sent).toHaveLength(1);
+    expect(storage.queue()).toEqual([]);
+    held.resolve({ status: 500 });
+    await sending;
+    expect(storage.queue().map((e) => e.event_name)).toEqual(["a"]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(api.names()).toEqual(["a", "a"]);
+    expect(storage.queue()).toEqual([]);
+  });
+
+  test("a 413 answer the page lives to see puts the batch back, halved and re-sent at once", async () => {
+    const api = fakeIngest({ status: 413 });
+    const storage = new MemoryStorage();
+    const cs = start(storage, { flushIntervalMs: 60_000 });
+    cs.identify("tok");
+    cs.track("a");
+    cs.track("b");
+    hidden();
+    await settle();
+    expect(api.sent.map((s) => s.events.map((e) => e.event_name).join(""))).toEqual(["ab", "a", "b"]);
+    expect(storage.queue()).toEqual([]);
+    expect(storage.getItem("cs_d")).toBeNull();
+  });
+
+  test("a 401 answer the page lives to see drops the token and the batch, and says so", async () => {
+    const onAuthError = vi.fn();
+    const api = fakeIngest({ status: 401 });
+    const storage = new MemoryStorage();
+    const cs = start(storage, { onAuthError });
+    cs.identify("expired");
+    cs.track("a");
+    hidden();
+    await settle();
+    expect(onAuthError).toHaveBeenCalledOnce();
+    cs.track("b");
+    await cs.flush();
+    expect(api.sent[1].auth).toBeNull();
+    expect(api.events()[1].properties).toEqual({ sdk_dropped: 1 });
+  });
+});
+
+describe("a page being left", () => {
+  /** A reply the test fails by hand: a network error at a moment of its choosing. */
+  const failing = () => {
+    let fail!: () => void;
+    const promise = new Promise<never>((_, reject) => (fail = () => reject(new TypeError("Failed to fetch"))));
+    return { promise, fail };
+  };
+
+  test("after pagehide a network error does not put the batch back (Chromium fails the promise, the keepalive request carries on)", async () => {
+    const api = fakeIngest("network-error");
+    const storage = new MemoryStorage();
+    const first = start(storage, { flushIntervalMs: 60_000 });
+    first.identify("tok");
+    first.track("a");
+    dispatchEvent(new Event("pagehide"));
+    await settle();
+    expect(storage.queue()).toEqual([]);
+    const next = start(storage);
+    await next.flush();
+    expect(api.names()).toEqual(["a"]);
+  });
+
+  test("nor for the request that was in flight; and the fetch path adds no second keepalive request then", async () => {
+    const held = failing();
+    const api = fakeIngest(held.promise);
+    const storage = new MemoryStorage();
+    const first = start(storage, { flushIntervalMs: 60_000 });
+    first.identify("tok");
+    first.track("a");
+    const sending = first.flush();
+    first.track("b");
+    dispatchEvent(new Event("pagehide"));
+    expect(api.names()).toEqual(["a"]);
+    held.fail();
+    await sending;
+    expect(storage.queue().map((e) => e.event_name)).toEqual(["b"]);
+    expect(storage.getItem("cs_l")).toBeNull();
+    const next = start(storage);
+    await next.flush();
+    expect(api.names()).toEqual(["a", "b"]);
+  });
+
+  test("back from the back-forward cache (pageshow), a network error puts the batch back again", async () => {
+    const api = fakeIngest("network-error");
+    const storage = new MemoryStorage();
+    const cs = start(storage, { flushIntervalMs: 60_000 });
+    dispatchEvent(new Event("pagehide"));
+    dispatchEvent(new Event("pageshow"));
+    cs.identify("tok");
+    cs.track("a");
+    setProp(document, "visibilityState", "hidden");
+    document.dispatchEvent(new Event("visibilitychange"));
+    await settle();
+    expect(api.names()).toEqual(["a"]);
+    expect(storage.queue().map((e) => e.event_name)).toEqual(["a"]);
   });
 });

@@ -71,11 +71,6 @@ describe("take: one request", () => {
     expect(JSON.parse(body).events[0].sent_ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(q[0].sent_ts).toBeUndefined();
   });
-
-  test("skips events already in flight", () => {
-    const [batch] = take([ev(1), ev(2), ev(3)], 10, ["e1", "e3"]);
-    expect(batch.map((e) => e.event_id)).toEqual(["e2"]);
-  });
 });
 
 describe("the SDK's persistent queue", () => {
