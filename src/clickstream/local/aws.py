@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -112,6 +113,18 @@ def local_clients(endpoint_url: str, region: str = LOCAL_REGION) -> AwsClients:
                                     aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                                     region_name=region)
     return AwsClients(AwsSettings(region=region, endpoint_url=endpoint_url), boto3_session=session)
+
+
+def service_role(aws: AwsClients, name: str, service: str) -> str:
+    """The ARN of a role `service` (e.g. lambda.amazonaws.com) may assume, created if missing."""
+    iam = aws.client("iam")
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }))["Role"]["Arn"]
 
 
 def _cognito_pool(cognito: Any, prefix: str) -> tuple[str, str]:

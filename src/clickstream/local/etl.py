@@ -12,6 +12,8 @@ from typing import Any
 from clickstream.aws import AwsClients
 from clickstream.etl.control import EtlControl
 from clickstream.etl.statemachine import definition_values, load_manifest, render
+from clickstream.local.aws import service_role
+from clickstream.local.loopback import BackgroundLoop
 from clickstream.observability import get_logger
 
 SCHEDULE_OFFSET = timedelta(minutes=5)  # the manifest's cron(5 * * * ? *)
@@ -21,14 +23,8 @@ STATES_ROLE = "clickstream-local-states"
 def deploy_state_machine(aws: AwsClients, function_arns: dict[str, str], alerts_topic_arn: str) -> str:
     manifest = load_manifest()
     definition = render(manifest.definition_path.read_text(), definition_values(function_arns, alerts_topic_arn))
-    iam, sfn = aws.client("iam"), aws.client("stepfunctions")
-    try:
-        role_arn = iam.get_role(RoleName=STATES_ROLE)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        role_arn = iam.create_role(RoleName=STATES_ROLE, AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-        }))["Role"]["Arn"]
+    sfn = aws.client("stepfunctions")
+    role_arn = service_role(aws, STATES_ROLE, "states.amazonaws.com")
     name = manifest.state_machine["name"]
     existing = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name]
     if existing:
@@ -47,25 +43,17 @@ def subscribe_queue(aws: AwsClients, topic_arn: str, queue_name: str) -> str:
     return queue_url
 
 
-class AlertWatcher:
+class AlertWatcher(BackgroundLoop):
     """Subscribes a queue to the alert topic and copies every alert to the log and a file."""
 
     def __init__(self, aws: AwsClients, topic_arn: str, alerts_file: Path) -> None:
         self._sqs = aws.client("sqs")
         self._alerts_file = alerts_file
         self.queue_url = subscribe_queue(aws, topic_arn, "clickstream-local-alerts")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alert-watcher", daemon=True)
+        super().__init__("alert-watcher")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
                 messages = self._sqs.receive_message(QueueUrl=self.queue_url, WaitTimeSeconds=1,
                                                      MaxNumberOfMessages=10).get("Messages", [])
@@ -78,30 +66,22 @@ class AlertWatcher:
                 self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-class HourlyScheduler:
+class HourlyScheduler(BackgroundLoop):
     """Starts the state machine at five past every hour with EventBridge Scheduler's input."""
 
     def __init__(self, control: EtlControl) -> None:
         self._control = control
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hourly-scheduler", daemon=True)
+        super().__init__("hourly-scheduler")
 
     @staticmethod
     def next_fire(now: datetime) -> datetime:
         fire = now.replace(minute=0, second=0, microsecond=0) + SCHEDULE_OFFSET
         return fire if fire > now else fire + timedelta(hours=1)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
         while True:
             fire = self.next_fire(datetime.now(UTC))
-            if self._stop.wait((fire - datetime.now(UTC)).total_seconds()):
+            if stop.wait((fire - datetime.now(UTC)).total_seconds()):
                 return
             try:
                 arn = self._control.start_scheduled(fire)

@@ -16,10 +16,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from clickstream.local.lambda_context import LocalLambdaContext
+from clickstream.local.loopback import LoopbackServer
 from clickstream.observability import get_logger
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -90,7 +91,7 @@ def build_event(method: str, raw_path: str, headers: dict[str, str], body: bytes
     return event
 
 
-class LocalApiFront:
+class LocalApiFront(LoopbackServer):
     def __init__(
         self,
         handler: Handler,
@@ -104,23 +105,7 @@ class LocalApiFront:
         self.function_name = function_name
         self.throttle = throttle or TokenBucket(rate_per_s=1000, burst=2000)
         self._invoke_lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _make_request_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> str:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-api-front", daemon=True)
-        self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_make_request_handler(self), host=host, port=port, name="local-api-front")
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         with self._invoke_lock:

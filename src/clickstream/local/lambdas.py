@@ -21,6 +21,7 @@ from typing import Any
 
 from clickstream.aws import AwsClients
 from clickstream.etl.statemachine import load_manifest
+from clickstream.local.aws import service_role
 from clickstream.local.lambda_context import LocalLambdaContext
 from clickstream.observability import get_logger
 
@@ -91,15 +92,8 @@ def _share_backend_on_deepcopy() -> None:
 
 def register_functions(aws: AwsClients, environment: dict[str, str], *, prefix: str = "clickstream") -> dict[str, str]:
     """Create (or update) one Lambda function per manifest task; returns task name -> ARN."""
-    iam, lam = aws.client("iam"), aws.client("lambda")
-    try:
-        role_arn = iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        role_arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                           "Action": "sts:AssumeRole"}],
-        }))["Role"]["Arn"]
+    lam = aws.client("lambda")
+    role_arn = service_role(aws, ROLE_NAME, "lambda.amazonaws.com")
     # The code runs from this checkout; the zip is only there because the API requires one.
     placeholder_zip = io.BytesIO()
     with zipfile.ZipFile(placeholder_zip, "w") as archive:

@@ -107,7 +107,7 @@ class LocalStack:
                 "stop it first with `clickstream local down`."
             )
         for port, setting in ((s.aws_port, Env.LOCAL_AWS_PORT), (s.api_port, Env.LOCAL_API_PORT),
-                              (s.shop_port, Env.LOCAL_SHOP_PORT)):
+                              (s.shop_port, Env.LOCAL_SHOP_PORT), (s.dashboard_port, Env.LOCAL_DASHBOARD_PORT)):
             _check_port_free(port, setting)
         s.home.mkdir(parents=True, exist_ok=True)
         try:
@@ -129,6 +129,11 @@ class LocalStack:
             shop_url = shop.start()
             self._stops.append(shop.stop)
             etl = self._start_etl(aws, resources.alerts_topic_arn, database_url)
+            from clickstream.dashboard.serve import DashboardServer  # reads DATABASE_URL, set above
+
+            dashboard = DashboardServer(port=s.dashboard_port)
+            dashboard_url = dashboard.start()
+            self._stops.append(dashboard.stop)
         except BaseException:
             self.stop()
             raise
@@ -141,6 +146,7 @@ class LocalStack:
             "log_file": str(s.home / LOG_FILE),
             "api_url": api_url,
             "shop_url": shop_url,
+            "dashboard_url": dashboard_url,
             "database_url": database_url,
             **resources.as_dict(),
         }
