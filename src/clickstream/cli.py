@@ -12,6 +12,7 @@ from clickstream.errors import ClickstreamError
 from clickstream.settings import LocalSettings
 
 _SUMMARY_KEYS = [
+    ("dashboard_url", "dashboard"),
     ("shop_url", "demo shop"),
     ("api_url", "ingest API"),
     ("aws_endpoint_url", "local AWS (moto)"),
@@ -254,6 +255,19 @@ def demo_seed(days: int) -> None:
         click.echo(f"failed: {_execution_line(execution)}", err=True)
     sys.exit(1 if failed else 0)
 
+
+
+@main.command("dashboard")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True)
+def dashboard(port: int, host: str) -> None:
+    """Serve the dashboard alone against DATABASE_URL (or DATABASE_SECRET_ARN); Ctrl-C stops it."""
+    from clickstream.dashboard.serve import serve
+    from clickstream.settings import DashboardSettings
+
+    DashboardSettings.from_env()  # fail now, naming the variable, rather than in the browser
+    click.echo(f"dashboard on http://{host}:{port} (Ctrl-C stops it)")
+    serve(host=host, port=port)
 
 if __name__ == "__main__":
     main()

@@ -188,6 +188,20 @@ class WarehouseSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """What the dashboard needs: the warehouse (as WarehouseSettings reads it) and, for a
+    DATABASE_SECRET_ARN, the AWS region and endpoints to fetch the secret with."""
+
+    warehouse: WarehouseSettings
+    aws: AwsSettings = field(default_factory=AwsSettings)
+
+    @classmethod
+    def from_env(cls, env: Environ | None = None) -> DashboardSettings:
+        env = os.environ if env is None else env
+        return cls(warehouse=WarehouseSettings.from_env(env), aws=AwsSettings.from_env(env))
+
+
+@dataclass(frozen=True)
 class EtlSettings:
     """What the hourly ETL tasks need."""
 

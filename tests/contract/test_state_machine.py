@@ -36,7 +36,7 @@ ALL_STATES = list(_states(DEFINITION["States"]))
 
 
 def test_the_committed_asl_is_what_build_asl_writes() -> None:
-    assert TEMPLATE == build_asl.render(), "run `python state_machines/build_asl.py` and commit the ASL"
+    assert build_asl.render() == TEMPLATE, "run `python state_machines/build_asl.py` and commit the ASL"
 
 
 def test_the_asl_passes_statelint() -> None:

@@ -27,6 +27,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         "LOCAL_API_PORT": str(free_port()),
         "LOCAL_PG_PORT": str(free_port()),
         "LOCAL_SHOP_PORT": str(free_port()),
+        "LOCAL_DASHBOARD_PORT": str(free_port()),
     }
 
 

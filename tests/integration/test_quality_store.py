@@ -13,27 +13,9 @@ import pytest
 
 from clickstream.local.postgres import EmbeddedPostgres
 from clickstream.quality import CRITICAL, WARNING, DqResult, store_results
+from clickstream.warehouse.migrate import migrate
 from tests.support import free_port
 from tests.unit.test_quality_builder import HOUR, clean_hour, run_check
-
-# The warehouse migrations own this table (001_events_and_pipeline.sql); the tests create it
-# with the same statement so they need nothing but this package.
-DQ_RESULTS_DDL = """
-CREATE TABLE dq_results (
-    run_id      text        NOT NULL,
-    hour        timestamptz NOT NULL,
-    suite       text        NOT NULL,
-    expectation text        NOT NULL,
-    column_name text        NOT NULL DEFAULT '',
-    severity    text        NOT NULL,
-    success     boolean     NOT NULL,
-    observed    jsonb,
-    details     jsonb,
-    checked_at  timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT dq_results_pkey PRIMARY KEY (run_id, suite, expectation, column_name),
-    CONSTRAINT dq_results_severity_check CHECK (severity IN ('critical', 'warning'))
-)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +31,9 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostg
 @pytest.fixture
 def conn(postgres: EmbeddedPostgres) -> Iterator[Any]:
     connection = psycopg2.connect(postgres.url)
+    migrate(connection)  # the warehouse migrations own dq_results
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS dq_results")
-        cur.execute(DQ_RESULTS_DDL)
+        cur.execute("TRUNCATE dq_results")
     connection.commit()
     try:
         yield connection
