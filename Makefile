@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV     := $(BIN)/uv
 
-.PHONY: help setup sdk run test test-unit lint package generate clean
+.PHONY: help setup sdk run test test-unit lint bench bench-quick package generate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -75,6 +75,12 @@ lint: setup $(CHECKOV)  ## ruff, terraform fmt, checkov (0 failed checks), contr
 	$(BIN)/python infra/scripts/tf_fmt.py
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) --config-file infra/.checkov.yaml
 	$(BIN)/python -m pytest -q tests/contract
+
+bench-quick: setup  ## benchmarks in under 2 minutes (ETL 100 k events, floor, naive peer, ingest, SDK, cost)
+	$(BIN)/python -m bench quick
+
+bench: setup  ## full benchmarks: ETL at 100 k / 300 k / 1 M events with floor and naive peer, ingest, SDK, cost (~11 min)
+	$(BIN)/python -m bench full
 
 package: setup  ## reproducible Lambda zips into dist/lambda/ (what Terraform deploys)
 	$(BIN)/python scripts/package_lambdas.py
