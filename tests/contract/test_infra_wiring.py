@@ -184,10 +184,14 @@ COMPONENTS = {
     "warehouse": ["aws_instance.host", "aws_ebs_volume.data", "aws_lb.dashboard", "aws_lb_listener.http",
                   "aws_lb_target_group.shiny", "aws_secretsmanager_secret.database",
                   "aws_secretsmanager_secret_version.database"],
-    "monitoring": ["aws_sns_topic.alerts", "aws_kms_key.this", "aws_cloudwatch_metric_alarm.etl_failed",
-                   "aws_cloudwatch_metric_alarm.quarantine_ratio", "aws_cloudwatch_metric_alarm.data_freshness",
-                   "aws_cloudwatch_metric_alarm.ingest_5xx", "aws_cloudwatch_metric_alarm.ingest_throttles"],
+    "monitoring": ["aws_sns_topic.alerts", "aws_kms_key.this", "aws_cloudwatch_metric_alarm.this"],
 }
+
+
+def test_the_alarms_are_data_for_one_resource() -> None:
+    alarms = locals_of("monitoring")["alarms"]
+    assert {"etl_failed", "quarantine_ratio", "data_freshness", "ingest_5xx", "ingest_throttles"} <= set(alarms)
+    assert resources("monitoring")["aws_cloudwatch_metric_alarm.this"]["for_each"] == "${{for key, alarm in local.alarms : key => merge(local.alarm_defaults, alarm)}}"
 
 
 @pytest.mark.parametrize("name", sorted(COMPONENTS))

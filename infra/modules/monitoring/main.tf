@@ -111,229 +111,167 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
-# ---- the hourly ETL
+# ---- alarms, as data: one entry per alarm, all created by aws_cloudwatch_metric_alarm.this.
+# An entry has either `metric` (one metric and its statistic) or `math` (an expression over the
+# named `metrics`); settings it does not list come from local.alarm_defaults.
 
-resource "aws_cloudwatch_metric_alarm" "etl_failed" {
-  alarm_name          = "${var.name}-etl-failed-executions"
-  alarm_description   = "An hourly ETL execution failed, timed out or was aborted (NotifyFailure also publishes the details)."
-  namespace           = "AWS/States"
-  metric_name         = "ExecutionsFailed"
-  dimensions          = { StateMachineArn = var.state_machine_arn }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-}
+locals {
+  alerts        = [aws_sns_topic.alerts.arn]
+  state_machine = { StateMachineArn = var.state_machine_arn }
+  ingest_stage  = { ApiId = var.ingest_api_id, Stage = var.ingest_api_stage }
+  app_metrics   = { service = var.metrics_service }
 
-resource "aws_cloudwatch_metric_alarm" "etl_timed_out" {
-  alarm_name          = "${var.name}-etl-timed-out-executions"
-  alarm_description   = "An hourly ETL execution timed out or was aborted."
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  evaluation_periods  = 1
-  threshold           = 1
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-
-  metric_query {
-    id          = "stopped"
-    expression  = "timedout + aborted"
-    label       = "Executions timed out or aborted"
-    return_data = true
+  # What an alarm has unless its entry says otherwise (null: none / the provider's default).
+  alarm_defaults = {
+    evaluation_periods  = 1
+    threshold           = 1
+    comparison_operator = "GreaterThanOrEqualToThreshold"
+    treat_missing_data  = "notBreaching"
+    alarm_actions       = local.alerts
+    ok_actions          = local.alerts
   }
-  metric_query {
-    id = "timedout"
-    metric {
-      namespace   = "AWS/States"
-      metric_name = "ExecutionsTimedOut"
-      dimensions  = { StateMachineArn = var.state_machine_arn }
-      stat        = "Sum"
-      period      = 3600
+
+  alarms = {
+    # the hourly ETL
+    etl_failed = {
+      name        = "etl-failed-executions"
+      description = "An hourly ETL execution failed, timed out or was aborted (NotifyFailure also publishes the details)."
+      metric      = { namespace = "AWS/States", metric_name = "ExecutionsFailed", dimensions = local.state_machine, statistic = "Sum", period = 3600 }
     }
-  }
-  metric_query {
-    id = "aborted"
-    metric {
-      namespace   = "AWS/States"
-      metric_name = "ExecutionsAborted"
-      dimensions  = { StateMachineArn = var.state_machine_arn }
-      stat        = "Sum"
-      period      = 3600
+    etl_timed_out = {
+      name        = "etl-timed-out-executions"
+      description = "An hourly ETL execution timed out or was aborted."
+      math = {
+        id         = "stopped"
+        expression = "timedout + aborted"
+        label      = "Executions timed out or aborted"
+        metrics = {
+          timedout = { namespace = "AWS/States", metric_name = "ExecutionsTimedOut", dimensions = local.state_machine, stat = "Sum", period = 3600 }
+          aborted  = { namespace = "AWS/States", metric_name = "ExecutionsAborted", dimensions = local.state_machine, stat = "Sum", period = 3600 }
+        }
+      }
+      ok_actions = null
     }
-  }
-}
-
-resource "aws_cloudwatch_metric_alarm" "data_freshness" {
-  alarm_name          = "${var.name}-data-freshness"
-  alarm_description   = "No hourly ETL run has succeeded for ${var.freshness_hours} hours: the dashboard's data is stale."
-  namespace           = "AWS/States"
-  metric_name         = "ExecutionsSucceeded"
-  dimensions          = { StateMachineArn = var.state_machine_arn }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = var.freshness_hours
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "scheduler_dlq" {
-  alarm_name          = "${var.name}-scheduler-dead-letters"
-  alarm_description   = "EventBridge Scheduler could not start the state machine after its retries; the hour is in the dead-letter queue."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.scheduler_dlq_name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-}
-
-# ---- ingest
-
-resource "aws_cloudwatch_metric_alarm" "quarantine_ratio" {
-  alarm_name          = "${var.name}-quarantine-ratio"
-  alarm_description   = "More than ${var.quarantine_ratio_percent}% of the events received in an hour were rejected (quarantined): a broken tracker release or abuse."
-  comparison_operator = "GreaterThanThreshold"
-  evaluation_periods  = 1
-  threshold           = var.quarantine_ratio_percent
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-
-  metric_query {
-    id          = "ratio"
-    expression  = "IF(accepted + rejected > 0, 100 * rejected / (accepted + rejected), 0)"
-    label       = "Rejected events (%)"
-    return_data = true
-  }
-  metric_query {
-    id = "accepted"
-    metric {
-      namespace   = var.metrics_namespace
-      metric_name = "EventsAccepted"
-      dimensions  = { service = var.metrics_service }
-      stat        = "Sum"
-      period      = 3600
+    data_freshness = {
+      name                = "data-freshness"
+      description         = "No hourly ETL run has succeeded for ${var.freshness_hours} hours: the dashboard's data is stale."
+      metric              = { namespace = "AWS/States", metric_name = "ExecutionsSucceeded", dimensions = local.state_machine, statistic = "Sum", period = 3600 }
+      evaluation_periods  = var.freshness_hours
+      comparison_operator = "LessThanThreshold"
+      treat_missing_data  = "breaching"
     }
-  }
-  metric_query {
-    id = "rejected"
-    metric {
-      namespace   = var.metrics_namespace
-      metric_name = "EventsRejected"
-      dimensions  = { service = var.metrics_service }
-      stat        = "Sum"
-      period      = 3600
+    scheduler_dlq = {
+      name        = "scheduler-dead-letters"
+      description = "EventBridge Scheduler could not start the state machine after its retries; the hour is in the dead-letter queue."
+      metric      = { namespace = "AWS/SQS", metric_name = "ApproximateNumberOfMessagesVisible", dimensions = { QueueName = var.scheduler_dlq_name }, statistic = "Maximum", period = 300 }
+      ok_actions  = null
+    }
+
+    # ingest
+    quarantine_ratio = {
+      name        = "quarantine-ratio"
+      description = "More than ${var.quarantine_ratio_percent}% of the events received in an hour were rejected (quarantined): a broken tracker release or abuse."
+      math = {
+        id         = "ratio"
+        expression = "IF(accepted + rejected > 0, 100 * rejected / (accepted + rejected), 0)"
+        label      = "Rejected events (%)"
+        metrics = {
+          accepted = { namespace = var.metrics_namespace, metric_name = "EventsAccepted", dimensions = local.app_metrics, stat = "Sum", period = 3600 }
+          rejected = { namespace = var.metrics_namespace, metric_name = "EventsRejected", dimensions = local.app_metrics, stat = "Sum", period = 3600 }
+        }
+      }
+      threshold           = var.quarantine_ratio_percent
+      comparison_operator = "GreaterThanThreshold"
+    }
+    ingest_5xx = {
+      name        = "ingest-5xx"
+      description = "The ingest API answered 5xx; its contract is never 5xx for any input, so this is a fault (or S3 unavailable)."
+      metric      = { namespace = "AWS/ApiGateway", metric_name = "5xx", dimensions = local.ingest_stage, statistic = "Sum", period = 300 }
+    }
+    ingest_throttles = {
+      name        = "ingest-throttles"
+      description = "The ingest Lambda was throttled (account concurrency); the API answered 429/5xx and browsers retried."
+      metric      = { namespace = "AWS/Lambda", metric_name = "Throttles", dimensions = { FunctionName = var.ingest_function_name }, statistic = "Sum", period = 300 }
+    }
+    ingest_4xx_rate = {
+      name        = "ingest-4xx-rate"
+      description = "More than 20% of ingest requests were answered 4xx for 15 minutes (API throttling answers 429, which counts here), e.g. the stage throttle is too low."
+      math = {
+        id         = "rate"
+        expression = "IF(requests > 0, 100 * client_errors / requests, 0)"
+        label      = "4xx answers (%)"
+        metrics = {
+          client_errors = { namespace = "AWS/ApiGateway", metric_name = "4xx", dimensions = local.ingest_stage, stat = "Sum", period = 300 }
+          requests      = { namespace = "AWS/ApiGateway", metric_name = "Count", dimensions = local.ingest_stage, stat = "Sum", period = 300 }
+        }
+      }
+      evaluation_periods  = 3
+      threshold           = 20
+      comparison_operator = "GreaterThanThreshold"
+      ok_actions          = null
+    }
+
+    # warehouse host and dashboard
+    warehouse_status = {
+      name               = "warehouse-status-check"
+      description        = "The warehouse host failed its system status check; EC2 recovers it onto healthy hardware (same volume, same address)."
+      metric             = { namespace = "AWS/EC2", metric_name = "StatusCheckFailed_System", dimensions = { InstanceId = var.warehouse_instance_id }, statistic = "Maximum", period = 60 }
+      evaluation_periods = 2
+      alarm_actions      = ["arn:${data.aws_partition.current.partition}:automate:${local.region}:ec2:recover", aws_sns_topic.alerts.arn]
+      treat_missing_data = null
+      ok_actions         = null
+    }
+    dashboard_unhealthy = {
+      name                = "dashboard-unhealthy"
+      description         = "The internal ALB sees no healthy Shiny Server target."
+      metric              = { namespace = "AWS/ApplicationELB", metric_name = "HealthyHostCount", dimensions = { LoadBalancer = var.alb_arn_suffix, TargetGroup = var.target_group_arn_suffix }, statistic = "Minimum", period = 300 }
+      evaluation_periods  = 2
+      comparison_operator = "LessThanThreshold"
+      treat_missing_data  = "breaching"
     }
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "ingest_5xx" {
-  alarm_name          = "${var.name}-ingest-5xx"
-  alarm_description   = "The ingest API answered 5xx; its contract is never 5xx for any input, so this is a fault (or S3 unavailable)."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5xx"
-  dimensions          = { ApiId = var.ingest_api_id, Stage = var.ingest_api_stage }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-}
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = { for key, alarm in local.alarms : key => merge(local.alarm_defaults, alarm) }
 
-resource "aws_cloudwatch_metric_alarm" "ingest_throttles" {
-  alarm_name          = "${var.name}-ingest-throttles"
-  alarm_description   = "The ingest Lambda was throttled (account concurrency); the API answered 429/5xx and browsers retried."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = var.ingest_function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-}
+  alarm_name          = "${var.name}-${each.value.name}"
+  alarm_description   = each.value.description
+  evaluation_periods  = each.value.evaluation_periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison_operator
+  treat_missing_data  = each.value.treat_missing_data
+  alarm_actions       = each.value.alarm_actions
+  ok_actions          = each.value.ok_actions
 
-resource "aws_cloudwatch_metric_alarm" "ingest_4xx_rate" {
-  alarm_name          = "${var.name}-ingest-4xx-rate"
-  alarm_description   = "More than 20% of ingest requests were answered 4xx for 15 minutes (API throttling answers 429, which counts here), e.g. the stage throttle is too low."
-  comparison_operator = "GreaterThanThreshold"
-  evaluation_periods  = 3
-  threshold           = 20
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
+  # a single metric
+  namespace   = try(each.value.metric.namespace, null)
+  metric_name = try(each.value.metric.metric_name, null)
+  dimensions  = try(each.value.metric.dimensions, null)
+  statistic   = try(each.value.metric.statistic, null)
+  period      = try(each.value.metric.period, null)
 
-  metric_query {
-    id          = "rate"
-    expression  = "IF(requests > 0, 100 * client_errors / requests, 0)"
-    label       = "4xx answers (%)"
-    return_data = true
-  }
-  metric_query {
-    id = "client_errors"
-    metric {
-      namespace   = "AWS/ApiGateway"
-      metric_name = "4xx"
-      dimensions  = { ApiId = var.ingest_api_id, Stage = var.ingest_api_stage }
-      stat        = "Sum"
-      period      = 300
+  # or an expression over named metrics
+  dynamic "metric_query" {
+    for_each = try([each.value.math], [])
+    content {
+      id          = metric_query.value.id
+      expression  = metric_query.value.expression
+      label       = metric_query.value.label
+      return_data = true
     }
   }
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = "AWS/ApiGateway"
-      metric_name = "Count"
-      dimensions  = { ApiId = var.ingest_api_id, Stage = var.ingest_api_stage }
-      stat        = "Sum"
-      period      = 300
+  dynamic "metric_query" {
+    for_each = try(each.value.math.metrics, {})
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = metric_query.value.namespace
+        metric_name = metric_query.value.metric_name
+        dimensions  = metric_query.value.dimensions
+        stat        = metric_query.value.stat
+        period      = metric_query.value.period
+      }
     }
   }
-}
-
-# ---- warehouse host and dashboard
-
-resource "aws_cloudwatch_metric_alarm" "warehouse_status" {
-  alarm_name          = "${var.name}-warehouse-status-check"
-  alarm_description   = "The warehouse host failed its system status check; EC2 recovers it onto healthy hardware (same volume, same address)."
-  namespace           = "AWS/EC2"
-  metric_name         = "StatusCheckFailed_System"
-  dimensions          = { InstanceId = var.warehouse_instance_id }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 2
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  alarm_actions       = ["arn:${data.aws_partition.current.partition}:automate:${local.region}:ec2:recover", aws_sns_topic.alerts.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "dashboard_unhealthy" {
-  alarm_name          = "${var.name}-dashboard-unhealthy"
-  alarm_description   = "The internal ALB sees no healthy Shiny Server target."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HealthyHostCount"
-  dimensions          = { LoadBalancer = var.alb_arn_suffix, TargetGroup = var.target_group_arn_suffix }
-  statistic           = "Minimum"
-  period              = 300
-  evaluation_periods  = 2
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
 }

@@ -10,16 +10,5 @@ output "kms_key_arn" {
 
 output "alarm_names" {
   description = "Every alarm."
-  value = [
-    aws_cloudwatch_metric_alarm.etl_failed.alarm_name,
-    aws_cloudwatch_metric_alarm.etl_timed_out.alarm_name,
-    aws_cloudwatch_metric_alarm.data_freshness.alarm_name,
-    aws_cloudwatch_metric_alarm.scheduler_dlq.alarm_name,
-    aws_cloudwatch_metric_alarm.quarantine_ratio.alarm_name,
-    aws_cloudwatch_metric_alarm.ingest_5xx.alarm_name,
-    aws_cloudwatch_metric_alarm.ingest_throttles.alarm_name,
-    aws_cloudwatch_metric_alarm.ingest_4xx_rate.alarm_name,
-    aws_cloudwatch_metric_alarm.warehouse_status.alarm_name,
-    aws_cloudwatch_metric_alarm.dashboard_unhealthy.alarm_name,
-  ]
+  value       = [for alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_name]
 }
