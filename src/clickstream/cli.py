@@ -118,15 +118,18 @@ def _etl_control() -> Any:
     """The local stack's state machine, or a deployed one when STATE_MACHINE_ARN is set."""
     import os
 
-    from clickstream.aws import AwsClients
-    from clickstream.etl.control import EtlControl
-    from clickstream.local import runtime
-    from clickstream.local.etl import control_from_state
-    from clickstream.settings import AwsSettings, Env
+    from clickstream.settings import Env
 
     arn = os.environ.get(Env.STATE_MACHINE_ARN)
-    if arn:
+    if arn:  # a deployed stack: nothing of the local runtime (moto, pgserver) is needed or imported
+        from clickstream.aws import AwsClients
+        from clickstream.etl.control import EtlControl
+        from clickstream.settings import AwsSettings
+
         return EtlControl(AwsClients(AwsSettings.from_env()).client("stepfunctions"), arn)
+    from clickstream.local import runtime
+    from clickstream.local.etl import control_from_state
+
     state = runtime.status(LocalSettings.from_env())
     if not state["running"]:
         raise ClickstreamError(

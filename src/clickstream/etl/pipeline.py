@@ -152,7 +152,6 @@ def quality_step(run: dict[str, Any], listing: dict[str, Any], chunks: list[dict
         record_run_progress(conn, run["run_id"], hour, run["trigger"], _parse_ts(run["started_at"]),
                             **_run_counts(listing, chunks), dq_critical_failures=result.critical_failures,
                             dq_warnings=result.warnings)
-        conn.commit()
     raise_for(result)
     return result.to_dict()
 
@@ -170,7 +169,6 @@ def load_step(run: dict[str, Any], listing: dict[str, Any], chunks: list[dict[st
                            fault=_fault(deps.settings.fault_injection))
         record_run_progress(conn, run["run_id"], hour, run["trigger"], _parse_ts(run["started_at"]),
                             inserted_events=result.inserted_events)
-        conn.commit()
     return result.to_dict()
 
 
@@ -196,7 +194,6 @@ def refresh_step(run: dict[str, Any], deps: EtlDeps) -> dict[str, Any]:
     with deps.connection() as conn:
         result = refresh(conn, _hour(run), run["run_id"])
         record_run_succeeded(conn, run["run_id"], datetime.now(UTC))
-        conn.commit()
     return result.to_dict()
 
 
@@ -211,8 +208,7 @@ def record_failure_step(document: dict[str, Any], execution_arn: str, execution_
         with deps.connection() as conn:
             record_run_failed(conn, run["run_id"], _hour(run), alert["failed_state"], alert["error"],
                               alert["cause"], datetime.now(UTC))
-            conn.commit()
-    return alert
+        return alert
 
 
 def failure_alert(document: dict[str, Any], execution_arn: str, execution_input: Any) -> dict[str, Any]:

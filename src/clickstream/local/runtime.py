@@ -34,6 +34,7 @@ from clickstream.settings import Env, LocalSettings
 STATE_FILE = "state.json"
 LOG_FILE = "local.log"
 ALERTS_FILE = "alerts.jsonl"
+EVENTS_EXIST_SQL = "SELECT EXISTS (SELECT 1 FROM events)"
 
 
 class AlreadyRunning(ClickstreamError):
@@ -204,8 +205,8 @@ def _warehouse_is_empty(database_url: str) -> bool:
     conn = connect(database_url)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT NOT EXISTS (SELECT 1 FROM events)")
-            return bool(cur.fetchone()[0])
+            cur.execute(EVENTS_EXIST_SQL)
+            return not cur.fetchone()[0]
     finally:
         conn.close()
 
