@@ -45,8 +45,13 @@ def _child(step: str, calls: list[dict[str, Any]], env: dict[str, str], workdir:
         json.dump({"step": step, "calls": calls, "env": env}, f)
     out = spec.replace(".json", ".out.json")
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "bench.etl_step", spec, out], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.etl_step", spec, out],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{step} step failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     with open(out) as f:
@@ -62,8 +67,12 @@ def run_pipeline(services: Services, n: int, index: int, workdir: Path) -> dict[
     url = services.create_database(db)
     env = services.etl_env(url)
     name = f"bench-{n}-{index}-{int(time.time())}"
-    run = resolve_run({"hour": BENCH_HOUR.strftime("%Y-%m-%dT%H")}, execution_arn=f"arn:bench:{name}",
-                      execution_name=name, now=BENCH_HOUR + timedelta(hours=2)).to_dict()
+    run = resolve_run(
+        {"hour": BENCH_HOUR.strftime("%Y-%m-%dT%H")},
+        execution_arn=f"arn:bench:{name}",
+        execution_name=name,
+        now=BENCH_HOUR + timedelta(hours=2),
+    ).to_dict()
     stages: dict[str, Any] = {}
     wall0 = time.perf_counter()
 
@@ -74,32 +83,55 @@ def run_pipeline(services: Services, n: int, index: int, workdir: Path) -> dict[
     chunk_ids = listing["chunks"]
     groups = [chunk_ids[i::MAP_CONCURRENCY] for i in range(min(MAP_CONCURRENCY, len(chunk_ids)))]
     with ThreadPoolExecutor(max_workers=MAP_CONCURRENCY) as pool:
-        workers = list(pool.map(lambda g: _child("clean", [{"run": run, "manifest_key": listing["manifest_key"],
-                                                              "chunk": c} for c in g], env, workdir), groups))
+        workers = list(
+            pool.map(
+                lambda g: _child(
+                    "clean",
+                    [{"run": run, "manifest_key": listing["manifest_key"], "chunk": c} for c in g],
+                    env,
+                    workdir,
+                ),
+                groups,
+            )
+        )
     by_chunk = {c["result"]["chunk"]: c["result"] for w in workers for c in w["calls"]}
     chunks = [by_chunk[c] for c in chunk_ids]
     spans = [c for w in workers for c in w["calls"]]
-    stages["clean"] = {"calls": spans, "peak_rss_mb": max(w["peak_rss_mb"] for w in workers),
-                       "import_s": max(w["import_s"] for w in workers),
-                       "rss_after_import_mb": max(w["rss_after_import_mb"] for w in workers),
-                       "process_wall_s": max(w["process_wall_s"] for w in workers), "workers": len(workers)}
+    stages["clean"] = {
+        "calls": spans,
+        "peak_rss_mb": max(w["peak_rss_mb"] for w in workers),
+        "import_s": max(w["import_s"] for w in workers),
+        "rss_after_import_mb": max(w["rss_after_import_mb"] for w in workers),
+        "process_wall_s": max(w["process_wall_s"] for w in workers),
+        "workers": len(workers),
+    }
     stages["quality"] = _child("quality", [{"run": run, "listing": listing, "chunks": chunks}], env, workdir)
     stages["load"] = _child("load", [{"run": run, "listing": listing, "chunks": chunks}], env, workdir)
     stages["refresh"] = _child("refresh", [{"run": run}], env, workdir)
     total_process_wall = time.perf_counter() - wall0
 
-    out: dict[str, Any] = {"database": db, "database_url": url, "listing": {k: v for k, v in listing.items()
-                                                                              if k != "chunks"},
-                           "chunks": len(chunk_ids), "stages": {}}
+    out: dict[str, Any] = {
+        "database": db,
+        "database_url": url,
+        "listing": {k: v for k, v in listing.items() if k != "chunks"},
+        "chunks": len(chunk_ids),
+        "stages": {},
+    }
     for stage in STAGES:
         s = stages[stage]
         calls = s["calls"]
         wall = max(c["end"] for c in calls) - min(c["start"] for c in calls)
         out["stages"][stage] = {
-            "seconds": wall, "cpu_s": sum(c["cpu_s"] for c in calls), "invocations": len(calls),
+            "seconds": wall,
+            "cpu_s": sum(c["cpu_s"] for c in calls),
+            "invocations": len(calls),
             "busy_s": sum(c["seconds"] for c in calls),
-            "max_invocation_s": max(c["seconds"] for c in calls), "peak_rss_mb": s["peak_rss_mb"],
-            "rss_after_import_mb": s["rss_after_import_mb"], "import_s": s["import_s"],
+            "s3_calls": sum(c["s3"]["calls"] for c in calls),
+            "s3_s": sum(c["s3"]["seconds"] for c in calls),
+            "max_invocation_s": max(c["seconds"] for c in calls),
+            "peak_rss_mb": s["peak_rss_mb"],
+            "rss_after_import_mb": s["rss_after_import_mb"],
+            "import_s": s["import_s"],
         }
         if stage == "load":
             marks = calls[0]["marks"]
@@ -116,6 +148,7 @@ def run_pipeline(services: Services, n: int, index: int, workdir: Path) -> dict[
 
 
 # ----------------------------------------------------------------------------- the floor
+
 
 def floor(raw: rawdata.RawHour, database_url: str) -> dict[str, Any]:
     import adbc_driver_postgresql.dbapi as adbc
@@ -159,15 +192,24 @@ def floor(raw: rawdata.RawHour, database_url: str) -> dict[str, Any]:
             pcur.copy_expert(f"COPY floor_csv_{name} FROM STDIN WITH (FORMAT csv)", buf)
             pconn.commit()
             csv_s += time.perf_counter() - t
-        pcur.execute("DROP TABLE IF EXISTS floor_csv_events, floor_csv_event_items, floor_adbc_events, "
-                     "floor_adbc_event_items")
+        pcur.execute(
+            "DROP TABLE IF EXISTS floor_csv_events, floor_csv_event_items, floor_adbc_events, floor_adbc_event_items"
+        )
         pconn.commit()
     pconn.close()
-    return {"gunzip_s": gunzip_s, "raw_lines": lines, "adbc_load_s": adbc_s, "csv_copy_s": csv_s, "rows": rows,
-            "seconds": gunzip_s + adbc_s, "seconds_with_csv": gunzip_s + csv_s}
+    return {
+        "gunzip_s": gunzip_s,
+        "raw_lines": lines,
+        "adbc_load_s": adbc_s,
+        "csv_copy_s": csv_s,
+        "rows": rows,
+        "seconds": gunzip_s + adbc_s,
+        "seconds_with_csv": gunzip_s + csv_s,
+    }
 
 
 # ----------------------------------------------------------------------------- the naive peer
+
 
 def naive(raw: rawdata.RawHour, services: Services, sample: int) -> dict[str, Any]:
     """pandas read_json + executemany INSERT of the first `sample` raw events (no cleaning,
@@ -197,27 +239,40 @@ def naive(raw: rawdata.RawHour, services: Services, sample: int) -> dict[str, An
         ddl = ", ".join(f'"{c}" text' for c in cols)
         cur.execute(f'CREATE TABLE naive_events ({ddl}, PRIMARY KEY ("event_id"))')
         conn.commit()
-        rows = [tuple(None if (v is None or (isinstance(v, float) and v != v)) else str(v) for v in r)
-                for r in df.itertuples(index=False, name=None)]
+        rows = [
+            tuple(None if (v is None or (isinstance(v, float) and v != v)) else str(v) for v in r)
+            for r in df.itertuples(index=False, name=None)
+        ]
         converted = time.perf_counter()
-        sql = (f'INSERT INTO naive_events ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-               f'VALUES ({", ".join(["%s"] * len(cols))}) ON CONFLICT ("event_id") DO NOTHING')
+        sql = (
+            f"INSERT INTO naive_events ({', '.join(chr(34) + c + chr(34) for c in cols)}) "
+            f'VALUES ({", ".join(["%s"] * len(cols))}) ON CONFLICT ("event_id") DO NOTHING'
+        )
         cur.executemany(sql, rows)
         conn.commit()
     inserted = time.perf_counter()
     conn.close()
     services.drop_database(db)
     seconds = inserted - t0
-    return {"sample_events": len(df), "columns": len(cols), "read_json_s": parsed - t0,
-            "to_rows_s": converted - parsed, "executemany_s": inserted - converted, "sample_seconds": seconds,
-            "extrapolated_to": raw.events, "extrapolated_seconds": seconds * raw.events / len(df),
-            "label": f"extrapolated linearly from a {len(df):,}-event sample"}
+    return {
+        "sample_events": len(df),
+        "columns": len(cols),
+        "read_json_s": parsed - t0,
+        "to_rows_s": converted - parsed,
+        "executemany_s": inserted - converted,
+        "sample_seconds": seconds,
+        "extrapolated_to": raw.events,
+        "extrapolated_seconds": seconds * raw.events / len(df),
+        "label": f"extrapolated linearly from a {len(df):,}-event sample",
+    }
 
 
 # ----------------------------------------------------------------------------- the benchmark
 
-def bench_size(services: Services, n: int, runs: int, workdir: Path, *, with_floor: bool = True,
-               naive_sample: int | None = None) -> dict[str, Any]:
+
+def bench_size(
+    services: Services, n: int, runs: int, workdir: Path, *, with_floor: bool = True, naive_sample: int | None = None
+) -> dict[str, Any]:
     t = time.perf_counter()
     raw = rawdata.build(n)
     build_s = time.perf_counter() - t
@@ -227,55 +282,85 @@ def bench_size(services: Services, n: int, runs: int, workdir: Path, *, with_flo
     for bucket in (res.raw_bucket, res.processed_bucket, res.quarantine_bucket):
         _empty_bucket(s3, bucket)
     put = rawdata.upload(raw, s3, res.raw_bucket, res.quarantine_bucket)
-    print(f"{n:,} events: {len(raw.raw):,} raw objects ({raw.raw_bytes / 1e6:.1f} MB gzip, "
-          f"{raw.json_bytes / 1e6:.0f} MB JSON as sent) put in {put['wall_s']:.1f} s", flush=True)
+    print(
+        f"{n:,} events: {len(raw.raw):,} raw objects ({raw.raw_bytes / 1e6:.1f} MB gzip, "
+        f"{raw.json_bytes / 1e6:.0f} MB JSON as sent) put in {put['wall_s']:.1f} s",
+        flush=True,
+    )
     results, floors = [], []
     for i in range(runs):
         r = run_pipeline(services, n, i, workdir)
-        print(f"  run {i + 1}/{runs}: {r['seconds']:.1f} s (" + ", ".join(
-            f"{k} {v['seconds']:.1f}" for k, v in r["stages"].items()) + f"), peak {r['peak_rss_mb']:.0f} MB",
-            flush=True)
+        print(
+            f"  run {i + 1}/{runs}: {r['seconds']:.1f} s ("
+            + ", ".join(f"{k} {v['seconds']:.1f}" for k, v in r["stages"].items())
+            + f"), peak {r['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
         if with_floor:
             f = floor(raw, r["database_url"])
             floors.append(f)
-            print(f"  floor {i + 1}/{runs}: {f['seconds']:.1f} s (gunzip {f['gunzip_s']:.1f}, ADBC "
-                  f"{f['adbc_load_s']:.1f}; CSV COPY {f['csv_copy_s']:.1f})", flush=True)
+            print(
+                f"  floor {i + 1}/{runs}: {f['seconds']:.1f} s (gunzip {f['gunzip_s']:.1f}, ADBC "
+                f"{f['adbc_load_s']:.1f}; CSV COPY {f['csv_copy_s']:.1f})",
+                flush=True,
+            )
         services.drop_database(r["database"])
         r.pop("database_url")
         results.append(r)
     out: dict[str, Any] = {
-        "events": n, "runs": runs, "raw_objects": len(raw.raw), "raw_gzip_mb": round(raw.raw_bytes / 1e6, 1),
-        "json_mb_as_sent": round(raw.json_bytes / 1e6, 1), "requests": raw.requests,
-        "events_per_request": round(n / raw.requests, 1), "ingest_accepted": raw.accepted,
-        "ingest_rejected": raw.rejected, "prepare_s": round(build_s, 2), "s3_put": put,
+        "events": n,
+        "runs": runs,
+        "raw_objects": len(raw.raw),
+        "raw_gzip_mb": round(raw.raw_bytes / 1e6, 1),
+        "json_mb_as_sent": round(raw.json_bytes / 1e6, 1),
+        "requests": raw.requests,
+        "events_per_request": round(n / raw.requests, 1),
+        "ingest_accepted": raw.accepted,
+        "ingest_rejected": raw.rejected,
+        "prepare_s": round(build_s, 2),
+        "s3_put": put,
         "seconds": summary([r["seconds"] for r in results]),
         "with_process_start_s": summary([r["with_process_start_s"] for r in results]),
         "peak_rss_mb": summary([r["peak_rss_mb"] for r in results], 1),
-        "largest_step": results[0]["largest_step"], "chunks": results[0]["chunks"],
-        "stages": {s: {"seconds": summary([r["stages"][s]["seconds"] for r in results]),
-                       "cpu_s": summary([r["stages"][s]["cpu_s"] for r in results]),
-                       "busy_s": summary([r["stages"][s]["busy_s"] for r in results]),
-                       "peak_rss_mb": summary([r["stages"][s]["peak_rss_mb"] for r in results], 1),
-                       "import_s": summary([r["stages"][s]["import_s"] for r in results]),
-                       "invocations": results[0]["stages"][s]["invocations"]} for s in STAGES},
+        "largest_step": results[0]["largest_step"],
+        "chunks": results[0]["chunks"],
+        "stages": {
+            s: {
+                "seconds": summary([r["stages"][s]["seconds"] for r in results]),
+                "cpu_s": summary([r["stages"][s]["cpu_s"] for r in results]),
+                "busy_s": summary([r["stages"][s]["busy_s"] for r in results]),
+                "s3_calls": results[0]["stages"][s]["s3_calls"],
+                "s3_s": summary([r["stages"][s]["s3_s"] for r in results]),
+                "peak_rss_mb": summary([r["stages"][s]["peak_rss_mb"] for r in results], 1),
+                "import_s": summary([r["stages"][s]["import_s"] for r in results]),
+                "invocations": results[0]["stages"][s]["invocations"],
+            }
+            for s in STAGES
+        },
         "load_marks_s": results[len(results) // 2]["stages"]["load"]["marks_s"],
         "load_result": results[0]["stages"]["load"]["result"],
         "refresh_result": results[0]["stages"]["refresh"]["result"],
         "runs_detail": results,
     }
     if floors:
-        out["floor"] = {k: summary([f[k] for f in floors]) for k in
-                        ("gunzip_s", "adbc_load_s", "csv_copy_s", "seconds", "seconds_with_csv")}
+        out["floor"] = {
+            k: summary([f[k] for f in floors])
+            for k in ("gunzip_s", "adbc_load_s", "csv_copy_s", "seconds", "seconds_with_csv")
+        }
         out["floor"]["rows"] = floors[0]["rows"]
         out["floor"]["raw_lines"] = floors[0]["raw_lines"]
-        out["ratio_to_floor"] = round(statistics.median(r["seconds"] / f["seconds"]
-                                                        for r, f in zip(results, floors, strict=True)), 2)
+        out["ratio_to_floor"] = round(
+            statistics.median(r["seconds"] / f["seconds"] for r, f in zip(results, floors, strict=True)), 2
+        )
     if naive_sample:
         nv = naive(raw, services, naive_sample)
         out["naive"] = nv
         out["naive_over_ours"] = round(nv["extrapolated_seconds"] / out["seconds"]["median"], 1)
-        print(f"  naive: {nv['sample_seconds']:.1f} s for {nv['sample_events']:,} events "
-              f"→ {nv['extrapolated_seconds']:.0f} s extrapolated to {n:,}", flush=True)
+        print(
+            f"  naive: {nv['sample_seconds']:.1f} s for {nv['sample_events']:,} events "
+            f"→ {nv['extrapolated_seconds']:.0f} s extrapolated to {n:,}",
+            flush=True,
+        )
     return out
 
 
@@ -293,25 +378,64 @@ def print_tables(size: dict[str, Any]) -> list[str]:
     rows = []
     for s in STAGES:
         st = size["stages"][s]
-        rows.append([s, st["invocations"], st["seconds"]["median"], st["seconds"]["min"], st["seconds"]["max"],
-                     st["cpu_s"]["median"], st["peak_rss_mb"]["median"], st["import_s"]["median"]])
-    rows.append(["total (etl.seconds)", "", size["seconds"]["median"], size["seconds"]["min"], size["seconds"]["max"],
-                 sum(size["stages"][s]["cpu_s"]["median"] for s in STAGES), size["peak_rss_mb"]["median"], ""])
-    texts.append(table(f"ETL, {n:,} events in one hour ({size['raw_objects']:,} raw objects, {size['chunks']} chunks; "
-                       f"median of {size['runs']})",
-                       ["stage", "calls", "median s", "min s", "max s", "cpu s", "peak RSS MB", "import s"], rows))
+        rows.append(
+            [
+                s,
+                st["invocations"],
+                st["seconds"]["median"],
+                st["seconds"]["min"],
+                st["seconds"]["max"],
+                st["cpu_s"]["median"],
+                st["s3_calls"],
+                st["s3_s"]["median"],
+                st["peak_rss_mb"]["median"],
+                st["import_s"]["median"],
+            ]
+        )
+    rows.append(
+        [
+            "total (etl.seconds)",
+            "",
+            size["seconds"]["median"],
+            size["seconds"]["min"],
+            size["seconds"]["max"],
+            sum(size["stages"][s]["cpu_s"]["median"] for s in STAGES),
+            sum(size["stages"][s]["s3_calls"] for s in STAGES),
+            sum(size["stages"][s]["s3_s"]["median"] for s in STAGES),
+            size["peak_rss_mb"]["median"],
+            "",
+        ]
+    )
+    texts.append(
+        table(
+            f"ETL, {n:,} events in one hour ({size['raw_objects']:,} raw objects, {size['chunks']} chunks; "
+            f"median of {size['runs']})",
+            ["stage", "calls", "median s", "min s", "max s", "cpu s", "S3 calls", "in S3 s", "peak RSS MB", "import s"],
+            rows,
+        )
+    )
+    texts.append(
+        "  in S3 s: time inside S3 API calls, summed over threads (served by moto, the local emulator; "
+        "on AWS these calls run in parallel at S3's latency)"
+    )
     if "floor" in size:
         f = size["floor"]
-        frows = [["gunzip (isal, in memory)", f["gunzip_s"]["median"]],
-                 [f"ADBC adbc_ingest {f['rows']['events']:,} events + {f['rows']['event_items']:,} items",
-                  f["adbc_load_s"]["median"]],
-                 ["floor = gunzip + ADBC", f["seconds"]["median"]],
-                 ["(beside it) psycopg2 CSV COPY", f["csv_copy_s"]["median"]],
-                 ["ours / floor", f"{size['ratio_to_floor']}x"]]
+        frows = [
+            ["gunzip (isal, in memory)", f["gunzip_s"]["median"]],
+            [
+                f"ADBC adbc_ingest {f['rows']['events']:,} events + {f['rows']['event_items']:,} items",
+                f["adbc_load_s"]["median"],
+            ],
+            ["floor = gunzip + ADBC", f["seconds"]["median"]],
+            ["(beside it) psycopg2 CSV COPY", f["csv_copy_s"]["median"]],
+            ["ours / floor", f"{size['ratio_to_floor']}x"],
+        ]
         if "naive" in size:
             nv = size["naive"]
-            frows += [[f"naive: read_json + executemany, {nv['sample_events']:,} events", nv["sample_seconds"]],
-                      [f"naive {nv['label']} to {n:,}", nv["extrapolated_seconds"]],
-                      ["naive / ours", f"{size['naive_over_ours']}x"]]
+            frows += [
+                [f"naive: read_json + executemany, {nv['sample_events']:,} events", nv["sample_seconds"]],
+                [f"naive {nv['label']} to {n:,}", nv["extrapolated_seconds"]],
+                ["naive / ours", f"{size['naive_over_ours']}x"],
+            ]
         texts.append(table("Floor and peers (same run)", ["what", "seconds"], frows))
     return texts

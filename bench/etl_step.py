@@ -13,7 +13,9 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
+from typing import Any
 
 PRE_IMPORTS = {
     "list": ("clickstream.etl.listing",),
@@ -34,6 +36,39 @@ def _hwm_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class S3Calls:
+    """Time spent inside S3 API calls, by operation (botocore's before-call/after-call events).
+
+    With the local runtime these calls are served by moto, a Python emulator; on AWS the same
+    calls cost S3's latency instead. Threads overlap, so the sum can exceed the wall time."""
+
+    def __init__(self, client: Any) -> None:
+        self._lock = threading.Lock()
+        self.by_op: dict[str, list[float]] = {}  # operation -> [calls, seconds]
+        client.meta.events.register("before-call.s3", self._before)
+        client.meta.events.register("after-call.s3", self._after)
+
+    def _before(self, context: dict[str, Any], **_: Any) -> None:
+        context["bench_started"] = time.perf_counter()
+
+    def _after(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        elapsed = time.perf_counter() - context.get("bench_started", time.perf_counter())
+        with self._lock:
+            entry = self.by_op.setdefault(model.name, [0, 0.0])
+            entry[0] += 1
+            entry[1] += elapsed
+
+    def take(self) -> dict[str, Any]:
+        with self._lock:
+            out = {
+                "calls": sum(int(v[0]) for v in self.by_op.values()),
+                "seconds": round(sum(v[1] for v in self.by_op.values()), 3),
+                "by_operation": {k: {"calls": int(v[0]), "seconds": round(v[1], 3)} for k, v in self.by_op.items()},
+            }
+            self.by_op = {}
+        return out
+
+
 def main(spec_path: str, out_path: str) -> int:
     with open(spec_path) as f:
         spec = json.load(f)
@@ -41,6 +76,7 @@ def main(spec_path: str, out_path: str) -> int:
     t0 = time.perf_counter()
     rss0 = _hwm_mb()
     from clickstream.etl import pipeline
+
     step = spec["step"]
     for module in PRE_IMPORTS.get(step, ()):  # a warm container: the step's modules loaded before the clock
         importlib.import_module(module)
@@ -55,6 +91,7 @@ def main(spec_path: str, out_path: str) -> int:
     if step in ("quality", "load", "refresh"):
         with deps.connection():  # migrations once per process, as in a warm container
             pass
+    s3_calls = S3Calls(deps.s3)
     import_s = time.perf_counter() - t0
     rss_imported = _hwm_mb()
     calls = []
@@ -62,13 +99,28 @@ def main(spec_path: str, out_path: str) -> int:
     for kwargs in spec["calls"]:
         marks.clear()
         start_wall, start, cpu = time.time(), time.perf_counter(), time.process_time()
+        s3_calls.take()
         result = fn(**kwargs, deps=deps)
         end = time.perf_counter()
-        calls.append({"start": start_wall, "end": start_wall + (end - start), "seconds": end - start,
-                      "cpu_s": time.process_time() - cpu, "result": result,
-                      "marks": {k: v - start for k, v in marks.items()}})
-    out = {"step": step, "import_s": import_s, "calls": calls,
-           "peak_rss_mb": _hwm_mb(), "rss_after_import_mb": rss_imported, "rss_at_start_mb": rss0}
+        calls.append(
+            {
+                "start": start_wall,
+                "end": start_wall + (end - start),
+                "seconds": end - start,
+                "cpu_s": time.process_time() - cpu,
+                "result": result,
+                "marks": {k: v - start for k, v in marks.items()},
+                "s3": s3_calls.take(),
+            }
+        )
+    out = {
+        "step": step,
+        "import_s": import_s,
+        "calls": calls,
+        "peak_rss_mb": _hwm_mb(),
+        "rss_after_import_mb": rss_imported,
+        "rss_at_start_mb": rss0,
+    }
     with open(out_path, "w") as f:
         json.dump(out, f, default=str)
     return 0

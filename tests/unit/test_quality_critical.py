@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from clickstream.quality import CRITICAL, QualityContext, check_hour
+from clickstream.quality import CRITICAL, QualityContext, check_hour, columns_to_read
 from clickstream.schema.event import FUTURE_LIMIT, LATE_LIMIT
 from tests.unit.test_quality_builder import (
     HOUR,
@@ -199,21 +201,34 @@ def test_the_same_event_in_two_chunks_passes_but_twice_in_one_chunk_fails() -> N
     first, second = events_table(events[:30]), events_table(events[25:])
     items_first = items_table([i for i in items if i["event_id"] in {e["event_id"] for e in events[:30]}])
     items_second = items_table([i for i in items if i["event_id"] in {e["event_id"] for e in events[25:]}])
-    across = check_hour(HOUR, RUN_ID, events=[first, second], items=[items_first, items_second],
-                        expected_events=first.num_rows + second.num_rows, context=QualityContext())
+    across = check_hour(
+        HOUR,
+        RUN_ID,
+        events=[first, second],
+        items=[items_first, items_second],
+        expected_events=first.num_rows + second.num_rows,
+        context=QualityContext(),
+    )
     assert failed(across) == set()
 
     doubled = events_table(events + events[:1])
-    within = check_hour(HOUR, RUN_ID, events=[doubled], items=[items_table(items)],
-                        expected_events=doubled.num_rows, context=QualityContext())
+    within = check_hour(
+        HOUR,
+        RUN_ID,
+        events=[doubled],
+        items=[items_table(items)],
+        expected_events=doubled.num_rows,
+        context=QualityContext(),
+    )
     assert failed(within) == {(EVENTS, "expect_compound_columns_to_be_unique", "event_id,chunk")}
 
 
 def test_a_missing_column_is_a_critical_failure_not_a_crash() -> None:
     events, items = clean_hour()
     table = events_table(events).drop_columns(["event_time"])
-    result = check_hour(HOUR, RUN_ID, events=table, items=items_table(items), expected_events=len(events),
-                        context=QualityContext())
+    result = check_hour(
+        HOUR, RUN_ID, events=table, items=items_table(items), expected_events=len(events), context=QualityContext()
+    )
     assert failed(result) == {(EVENTS, BETWEEN, "event_time")}
     assert "event_time" in result.failed_critical[0].details["exception"]
 
@@ -243,3 +258,60 @@ def test_several_broken_rules_are_all_reported() -> None:
         "events.expect_column_values_to_not_be_null(event_id)",
     }
     assert result.critical_failures == 3
+
+
+def test_only_the_columns_to_read_give_the_same_results_as_whole_tables() -> None:
+    # CheckQuality reads only `columns_to_read` from Parquet: the verdict must not change.
+    events, items = clean_hour()
+    _negative_value(events, items)
+    _orphan_item(events, items)
+    whole_events, whole_items = events_table(events), items_table(items)
+    event_columns, item_columns = columns_to_read(EVENTS), columns_to_read(ITEMS)
+    assert event_columns is not None and item_columns is not None
+    assert len(event_columns) < whole_events.num_columns // 2
+    projected = check_hour(
+        HOUR,
+        RUN_ID,
+        events=whole_events.select(event_columns),
+        items=whole_items.select(item_columns),
+        expected_events=len(events),
+        context=QualityContext(),
+    )
+    whole = check_hour(
+        HOUR, RUN_ID, events=whole_events, items=whole_items, expected_events=len(events), context=QualityContext()
+    )
+    assert [(r.label, r.success, r.observed) for r in projected.results] == [
+        (r.label, r.success, r.observed) for r in whole.results
+    ]
+    assert {f.label for f in projected.failed_critical} and not projected.passed
+
+
+def test_a_suite_about_the_columns_themselves_reads_every_column(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from clickstream.quality.suites import default_suites_dir
+
+    for name in (EVENTS, ITEMS):
+        shutil.copy(default_suites_dir() / f"{name}.json", tmp_path / f"{name}.json")
+    suite = json.loads((tmp_path / f"{EVENTS}.json").read_text())
+    suite["expectations"].append(
+        {
+            "type": "expect_table_column_count_to_equal",
+            "kwargs": {"value": 55},
+            "meta": {"severity": "warning", "description": "the processed layout"},
+        }
+    )
+    (tmp_path / f"{EVENTS}.json").write_text(json.dumps(suite))
+    assert columns_to_read(EVENTS, tmp_path) is None
+    assert columns_to_read(ITEMS, tmp_path) is not None
+
+
+def test_an_hour_without_chunks_read_projected_is_an_empty_hour() -> None:
+    from clickstream.etl.processed import EVENTS_SCHEMA
+
+    columns = columns_to_read(EVENTS)
+    assert columns is not None
+    empty = pa.schema([EVENTS_SCHEMA.field(c) for c in columns]).empty_table()
+    result = check_hour(HOUR, RUN_ID, events=[empty], items=[], expected_events=0, context=QualityContext())
+    assert result.passed and failed(result) == {("pipeline", "expect_hour_to_have_events", "")}

@@ -48,11 +48,11 @@ class EtlDeps:
 
         return database_url(self.settings.warehouse, self.aws)
 
-    def read_table(self, key: str) -> pa.Table:
+    def read_table(self, key: str, columns: list[str] | None = None) -> pa.Table:
         from clickstream.etl.s3io import read_parquet
 
         # One GET into memory is the faster read for files of this size (see s3io.read_parquet).
-        return read_parquet(key, bucket=self.settings.processed_bucket, s3=self.s3)
+        return read_parquet(key, bucket=self.settings.processed_bucket, s3=self.s3, columns=columns)
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -87,11 +87,18 @@ def list_step(run: dict[str, Any], deps: EtlDeps) -> dict[str, Any]:
 
     s = deps.settings
     hour = _hour(run)
-    listing = list_raw_objects(hour, run["run_id"], s3=deps.s3, raw_bucket=s.raw_bucket,
-                               processed_bucket=s.processed_bucket, quarantine_bucket=s.quarantine_bucket)
+    listing = list_raw_objects(
+        hour,
+        run["run_id"],
+        s3=deps.s3,
+        raw_bucket=s.raw_bucket,
+        processed_bucket=s.processed_bucket,
+        quarantine_bucket=s.quarantine_bucket,
+    )
     if not listing.chunks:  # no clean task runs, so remove what an earlier run of the hour wrote
-        remove_stale_parts(hour, 0, s3=deps.s3, processed_bucket=s.processed_bucket,
-                           quarantine_bucket=s.quarantine_bucket)
+        remove_stale_parts(
+            hour, 0, s3=deps.s3, processed_bucket=s.processed_bucket, quarantine_bucket=s.quarantine_bucket
+        )
     return listing.to_dict()
 
 
@@ -99,13 +106,24 @@ def clean_step(run: dict[str, Any], manifest_key: str, chunk: int, deps: EtlDeps
     from clickstream.etl.clean import clean_chunk
 
     s = deps.settings
-    result = clean_chunk(_hour(run), run["run_id"], manifest_key, chunk, s3=deps.s3, raw_bucket=s.raw_bucket,
-                         processed_bucket=s.processed_bucket, quarantine_bucket=s.quarantine_bucket)
+    result = clean_chunk(
+        _hour(run),
+        run["run_id"],
+        manifest_key,
+        chunk,
+        s3=deps.s3,
+        raw_bucket=s.raw_bucket,
+        processed_bucket=s.processed_bucket,
+        quarantine_bucket=s.quarantine_bucket,
+    )
     return result.to_dict()
 
 
-def _table(deps: EtlDeps, key: str | None, schema: pa.Schema) -> pa.Table:
-    return deps.read_table(key) if key else schema.empty_table()
+def _table(deps: EtlDeps, key: str | None, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
+    if not key:
+        schema = pa.schema([schema.field(c) for c in columns]) if columns is not None else schema
+        return schema.empty_table()
+    return deps.read_table(key, columns)
 
 
 def _quarantined(listing: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
@@ -128,16 +146,21 @@ def _run_counts(listing: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[s
     }
 
 
-def quality_step(run: dict[str, Any], listing: dict[str, Any], chunks: list[dict[str, Any]],
-                 deps: EtlDeps) -> dict[str, Any]:
+def quality_step(
+    run: dict[str, Any], listing: dict[str, Any], chunks: list[dict[str, Any]], deps: EtlDeps
+) -> dict[str, Any]:
     """Critical expectations failing raise DataQualityError: the run stops before loading."""
-    from clickstream.quality import QualityContext, check_hour, raise_for, store_results
+    from clickstream.etl.processed import EVENTS_DATASET, ITEMS_DATASET
+    from clickstream.quality import QualityContext, check_hour, columns_to_read, raise_for, store_results
     from clickstream.warehouse.runs import events_loaded_for_hour, record_run_progress
 
     hour = _hour(run)
-    # One table per chunk: uniqueness holds within a chunk; across chunks duplicates collapse at load.
-    events = [_table(deps, c.get("events_key"), EVENTS_SCHEMA) for c in chunks]
-    items = [_table(deps, c.get("items_key"), ITEMS_SCHEMA) for c in chunks]
+    suites_dir = deps.settings.quality_suites_dir
+    # Only the columns the suites read; one table per chunk: uniqueness holds within a chunk,
+    # and across chunks duplicates collapse at load.
+    event_columns, item_columns = (columns_to_read(d, suites_dir) for d in (EVENTS_DATASET, ITEMS_DATASET))
+    events = [_table(deps, c.get("events_key"), EVENTS_SCHEMA, event_columns) for c in chunks]
+    items = [_table(deps, c.get("items_key"), ITEMS_SCHEMA, item_columns) for c in chunks]
     quarantined = _quarantined(listing, chunks)
     with deps.connection() as conn:
         context = QualityContext(
@@ -145,30 +168,56 @@ def quality_step(run: dict[str, Any], listing: dict[str, Any], chunks: list[dict
             clean_quarantined=sum(n for (stage, _), n in quarantined.items() if stage == "clean"),
             same_hour_last_week_events=events_loaded_for_hour(conn, hour.shift(-168)),
         )
-        result = check_hour(hour, run["run_id"], events=events, items=items,
-                            expected_events=sum(c.get("events", 0) for c in chunks), context=context,
-                            suites_dir=deps.settings.quality_suites_dir)
+        result = check_hour(
+            hour,
+            run["run_id"],
+            events=events,
+            items=items,
+            expected_events=sum(c.get("events", 0) for c in chunks),
+            context=context,
+            suites_dir=suites_dir,
+        )
         store_results(conn, run["run_id"], hour, result.results)
-        record_run_progress(conn, run["run_id"], hour, run["trigger"], _parse_ts(run["started_at"]),
-                            **_run_counts(listing, chunks), dq_critical_failures=result.critical_failures,
-                            dq_warnings=result.warnings)
+        record_run_progress(
+            conn,
+            run["run_id"],
+            hour,
+            run["trigger"],
+            _parse_ts(run["started_at"]),
+            **_run_counts(listing, chunks),
+            dq_critical_failures=result.critical_failures,
+            dq_warnings=result.warnings,
+        )
     raise_for(result)
     return result.to_dict()
 
 
-def load_step(run: dict[str, Any], listing: dict[str, Any], chunks: list[dict[str, Any]],
-              deps: EtlDeps) -> dict[str, Any]:
+def load_step(
+    run: dict[str, Any], listing: dict[str, Any], chunks: list[dict[str, Any]], deps: EtlDeps
+) -> dict[str, Any]:
     from clickstream.warehouse.load import load_hour
     from clickstream.warehouse.runs import record_run_progress
 
     hour = _hour(run)
     parts = [(c["events_key"], c.get("items_key")) for c in chunks if c.get("events_key")]
     with deps.connection() as conn:
-        result = load_hour(conn, hour, run["run_id"], parts, read_table=deps.read_table,
-                           quarantine_counts=_quarantined(listing, chunks),
-                           fault=_fault(deps.settings.fault_injection))
-        record_run_progress(conn, run["run_id"], hour, run["trigger"], _parse_ts(run["started_at"]),
-                            inserted_events=result.inserted_events)
+        result = load_hour(
+            conn,
+            hour,
+            run["run_id"],
+            parts,
+            read_table=deps.read_table,
+            quarantine_counts=_quarantined(listing, chunks),
+            fault=_fault(deps.settings.fault_injection),
+        )
+        record_run_progress(
+            conn,
+            run["run_id"],
+            hour,
+            run["trigger"],
+            _parse_ts(run["started_at"]),
+            inserted_events=result.inserted_events,
+        )
     return result.to_dict()
 
 
@@ -182,7 +231,9 @@ def _fault(point: str | None) -> Callable[[str], None] | None:
 
     def fault(reached: str) -> None:
         if reached == point:
-            raise InjectedFault(f"FAULT_INJECTION={point}: the load was stopped at {point}; unset it and re-run the hour")
+            raise InjectedFault(
+                f"FAULT_INJECTION={point}: the load was stopped at {point}; unset it and re-run the hour"
+            )
 
     return fault
 
@@ -197,8 +248,9 @@ def refresh_step(run: dict[str, Any], deps: EtlDeps) -> dict[str, Any]:
     return result.to_dict()
 
 
-def record_failure_step(document: dict[str, Any], execution_arn: str, execution_input: Any,
-                        deps: EtlDeps) -> dict[str, Any]:
+def record_failure_step(
+    document: dict[str, Any], execution_arn: str, execution_input: Any, deps: EtlDeps
+) -> dict[str, Any]:
     """Marks the run failed in the warehouse and returns the alert NotifyFailure publishes."""
     from clickstream.warehouse.runs import record_run_failed
 
@@ -206,8 +258,15 @@ def record_failure_step(document: dict[str, Any], execution_arn: str, execution_
     run = document.get("run") or {}
     if run:
         with deps.connection() as conn:
-            record_run_failed(conn, run["run_id"], _hour(run), alert["failed_state"], alert["error"],
-                              alert["cause"], datetime.now(UTC))
+            record_run_failed(
+                conn,
+                run["run_id"],
+                _hour(run),
+                alert["failed_state"],
+                alert["error"],
+                alert["cause"],
+                datetime.now(UTC),
+            )
         return alert
 
 
@@ -234,4 +293,3 @@ def failure_alert(document: dict[str, Any], execution_arn: str, execution_input:
 
 def _parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-

@@ -13,7 +13,7 @@ or `prepare()` when called during a Lambda's init phase.
 
 from __future__ import annotations
 
-from clickstream.quality.check import CHUNK_COLUMN, check_hour
+from clickstream.quality.check import CHUNK_COLUMN, check_hour, columns_to_read
 from clickstream.quality.errors import DataQualityError, raise_for
 from clickstream.quality.gx import prepare
 from clickstream.quality.model import (
@@ -46,6 +46,7 @@ __all__ = [
     "QualityContext",
     "QualityResult",
     "check_hour",
+    "columns_to_read",
     "prepare",
     "raise_for",
     "store_results",

@@ -19,7 +19,7 @@ from clickstream.layout import Hour
 from clickstream.quality import gx
 from clickstream.quality.model import QualityContext, QualityResult
 from clickstream.quality.pipeline import pipeline_checks
-from clickstream.quality.suites import suite_parameters
+from clickstream.quality.suites import columns_used, load_suite_document, suite_parameters
 
 CHUNK_COLUMN = "chunk"
 """Added to both tables: the index of the clean chunk a row came from (0 for a single table)."""
@@ -28,6 +28,25 @@ ORPHAN_EVENT_ID_COLUMN = "orphan_event_id"
 
 Tables = pa.Table | Sequence[pa.Table]
 """One table for the hour, or one table per clean chunk in chunk order."""
+
+# Columns the checker itself reads besides what the suites name (orphans, the bot share).
+_CHECKER_COLUMNS = {EVENTS_DATASET: ("event_id", "is_bot"), ITEMS_DATASET: ("event_id",)}
+_SCHEMAS = {EVENTS_DATASET: EVENTS_SCHEMA, ITEMS_DATASET: ITEMS_SCHEMA}
+
+
+def columns_to_read(dataset: str, suites_dir: Path | None = None) -> list[str] | None:
+    """The processed columns `check_hour` needs for `dataset`, in schema order, or None for all.
+
+    Reading only these from Parquet keeps the CheckQuality task's memory to a fraction of
+    the hour's size (the events table has 55 columns; the suites read about ten). A suite
+    with a table-level expectation about the columns themselves (their count, set or order)
+    needs every column, so then the answer is None.
+    """
+    document = load_suite_document(dataset, suites_dir)
+    if any(e["type"].startswith("expect_table_column") for e in document["expectations"]):
+        return None
+    wanted = columns_used(document) | set(_CHECKER_COLUMNS[dataset])
+    return [name for name in _SCHEMAS[dataset].names if name in wanted]
 
 
 def check_hour(
@@ -50,8 +69,8 @@ def check_hour(
     No tables at all (an hour without raw objects) is an empty hour. `expected_events` is the
     cleaned event count the clean step reported (the sum over chunks).
     """
-    events_table = _with_chunks(events, EVENTS_SCHEMA)
-    items_table = _with_orphans(_with_chunks(items, ITEMS_SCHEMA), events_table)
+    events_table = _with_chunks(events, _projected(EVENTS_SCHEMA, events))
+    items_table = _with_orphans(_with_chunks(items, _projected(ITEMS_SCHEMA, items)), events_table)
     parameters = suite_parameters(hour, expected_events)
     results = [
         *gx.validate(EVENTS_DATASET, events_table, parameters, suites_dir),
@@ -61,12 +80,20 @@ def check_hour(
     return QualityResult(hour=hour, run_id=run_id, results=results)
 
 
+def _projected(schema: pa.Schema, tables: Tables) -> pa.Schema:
+    """The schema of the tables as given (possibly only `columns_to_read`), for an empty hour."""
+    parts = [tables] if isinstance(tables, pa.Table) else list(tables)
+    return parts[0].schema if parts else schema
+
+
 def _with_chunks(tables: Tables, schema: pa.Schema) -> pa.Table:
     parts = [tables] if isinstance(tables, pa.Table) else list(tables)
     if not parts:  # an hour without raw objects has no chunks: an empty hour, not a broken one
         parts = [schema.empty_table()]
-    marked = [part.append_column(CHUNK_COLUMN, pa.array([index] * part.num_rows, pa.int32()))
-              for index, part in enumerate(parts)]
+    marked = [
+        part.append_column(CHUNK_COLUMN, pa.array([index] * part.num_rows, pa.int32()))
+        for index, part in enumerate(parts)
+    ]
     # "default" promotion unifies chunks whose nullability flags differ (e.g. an empty chunk).
     return pa.concat_tables(marked, promote_options="default") if len(marked) > 1 else marked[0]
 
