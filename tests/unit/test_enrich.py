@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import random
 import threading
 
 import pytest
@@ -109,6 +110,35 @@ def test_never_returns_the_full_address(ip: str) -> None:
         address = address.ipv4_mapped
     prefix = 24 if address.version == 4 else 48
     assert address in ipaddress.ip_network(f"{truncated}/{prefix}")
+
+
+def _truncate_with_ipaddress(ip: str) -> str | None:
+    """The reference: what `ipaddress` makes of the text (the fast path for IPv4 must agree)."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+_OCTETS = [str(i) for i in range(0, 300, 7)] + [
+    "0", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256", "00", "01", "007", "0255", "1000", "",
+    " 1", "+1", "-1", "0x1", "1e2", "\u0663", "\u00b2", "\uff11",
+]
+
+
+def test_dotted_quads_are_truncated_exactly_as_ipaddress_does() -> None:
+    # GIVEN dotted quads of valid and invalid octets (leading zeros, non-ASCII digits, signs ...)
+    texts = [text for o in _OCTETS for text in (f"{o}.2.3.4", f"1.{o}.3.4", f"1.2.{o}.4", f"1.2.3.{o}")]
+    rng = random.Random(7)
+    texts += [".".join(rng.choice(_OCTETS) for _ in range(4)) for _ in range(3000)]
+    texts += ["1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.4.", " 1.2.3.4\n", "1.2.3.4\n"]
+    # WHEN each is truncated THEN the answer is the one `ipaddress` gives (None if it is no address)
+    for text in texts:
+        assert truncate_ip(text) == _truncate_with_ipaddress(text), text
 
 
 # -- User-Agent parsing ----------------------------------------------------------------

@@ -31,6 +31,10 @@ IPV4_PREFIX: Final = 24
 IPV6_PREFIX: Final = 48
 _IPV4_MASK: Final = ((1 << IPV4_PREFIX) - 1) << (32 - IPV4_PREFIX)
 _IPV6_MASK: Final = ((1 << IPV6_PREFIX) - 1) << (128 - IPV6_PREFIX)
+# A dotted quad exactly as `ipaddress` accepts one: four decimal octets 0-255, ASCII digits
+# only, no leading zeros. Its /24 is then its first three octets as written, plus ".0".
+_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4: Final = re.compile(rf"({_OCTET}\.{_OCTET}\.{_OCTET})\.{_OCTET}")
 
 # Real User-Agent strings stay under ~500 characters; parsing and caching only a prefix
 # bounds both the regex work and the cache's memory against hostile headers.
@@ -51,7 +55,10 @@ def truncate_ip(ip: str | None) -> str | None:
     """
     if not ip:
         return None
-    address = _parse_address(ip.strip())
+    text = ip.strip()
+    if (match := _PLAIN_IPV4.fullmatch(text)) is not None:  # the common case, without ipaddress
+        return match.group(1) + ".0"
+    address = _parse_address(text)
     if address is None:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -173,8 +180,12 @@ class UserAgentParser:
         return UserAgent(browser=browser, os=os, device=device, is_bot=is_bot)
 
 
+@functools.cache
 def _best_resolver() -> Resolver:
-    """ua-parser's fastest resolver available: the Rust one (ua-parser-rs), else pure Python."""
+    """ua-parser's fastest resolver available: the Rust one (ua-parser-rs), else pure Python.
+
+    Built once per process (about 90 ms) and shared: resolvers are stateless and thread-safe.
+    """
     try:
         from ua_parser.regex import Resolver as RustResolver
     except ImportError:  # ua-parser-rs missing: fall back to the (much slower) basic resolver

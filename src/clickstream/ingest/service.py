@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -24,6 +24,7 @@ from clickstream.schema import (
     MAX_BODY_BYTES,
     BatchRejected,
     Code,
+    Event,
     Rejection,
     derived_time,
     parse_batch,
@@ -64,7 +65,27 @@ class IngestResponse:
 
 def iso_ms(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and a Z, the one timestamp format the server writes."""
+    if moment.tzinfo is not UTC:
+        return _iso_ms(moment)
+    # Once per event: the text up to the minute comes from a small cache (a batch's events
+    # share a few minutes), the rest from integer milliseconds (floored, as _iso_ms does).
+    minute, ms = divmod((moment - _EPOCH) // _MILLISECOND, 60_000)
+    prefix = _MINUTE_PREFIXES.get(minute)
+    if prefix is None:
+        if len(_MINUTE_PREFIXES) >= _MAX_MINUTE_PREFIXES:
+            _MINUTE_PREFIXES.clear()
+        prefix = _MINUTE_PREFIXES[minute] = _iso_ms(moment)[:-7]  # without "SS.mmmZ"
+    return f"{prefix}{ms // 1000:02d}.{ms % 1000:03d}Z"
+
+
+def _iso_ms(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+_MINUTE_PREFIXES: dict[int, str] = {}  # minutes since the epoch -> "YYYY-MM-DDTHH:MM:"
+_MAX_MINUTE_PREFIXES = 4096
 
 
 class IngestService:
@@ -112,9 +133,11 @@ class IngestService:
         accepted: list[bytes] = []
         rejected: list[RejectedEvent] = []
         quarantined: list[bytes] = []
+        received_at = request.received_at
+        lines = _RawLines(server, user_id, single_lines=b"\n" not in request.body and b"\r" not in request.body)
         for index, raw in enumerate(raw_events):
-            outcome = validate_event(raw, received_at=request.received_at)
-            if isinstance(outcome, Rejection):
+            outcome = validate_event(raw, received_at=received_at)
+            if type(outcome) is Rejection:
                 rejected.append(RejectedEvent(index=index, event_id=outcome.event_id, code=outcome.code.value,
                                               message=outcome.message))
                 quarantined.append(
@@ -122,8 +145,9 @@ class IngestService:
                                      index=index, path=outcome.path, event_id=outcome.event_id)
                 )
                 continue
-            derived = derived_time(outcome.event_ts, outcome.sent_ts, request.received_at)
-            accepted.append(_raw_line(bytes(raw), server, iso_ms(derived), user_id))
+            event: Event = outcome  # type: ignore[assignment]
+            derived = derived_time(event.event_ts, event.sent_ts, received_at)
+            accepted.append(lines.line(bytes(raw), event.user_id, iso_ms(derived)))
 
         # Both writes happen before the answer: nothing is acknowledged that is not durable.
         if accepted:
@@ -173,8 +197,44 @@ class IngestService:
         )
 
 
+class _RawLines:
+    """The raw lines of one request: each event as sent, plus `server` (and a verified `user_id`).
+
+    The common case is the client's own bytes with the rest appended: no decode and no
+    encode. That is sound because the event was just validated, so its bytes are one JSON
+    object whose keys are all Event fields (never `server` or `claimed_user_id`). An event
+    that must be edited (a client `user_id` to move to `claimed_user_id` or to replace) or
+    that spans several lines of text is decoded and re-encoded instead, as every event used
+    to be. Both give the same record (`validate_record` decodes them to equal values), and
+    for compact JSON such as the SDK's the same bytes; the first keeps the client's own
+    formatting (spaces, `1.50`, `"\\u00e9"`, a `"user_id": null`), the second is msgspec's.
+    """
+
+    __slots__ = ("_head", "_server", "_single_lines", "_user_id")
+
+    def __init__(self, server: dict[str, Any], user_id: str | None, *, single_lines: bool) -> None:
+        self._server = server
+        self._user_id = user_id
+        self._single_lines = single_lines
+        # _encode({**server, "derived_ts": ts}) is this with ts and `"}` after it: the
+        # timestamp is ASCII with nothing to escape.
+        head = b',"server":' + _encode(server)[:-1] + b',"derived_ts":"'
+        self._head = head if user_id is None else b',"user_id":' + _encode(user_id) + head
+
+    def line(self, raw: bytes, claimed: str | None, derived_ts: str) -> bytes:
+        if (
+            claimed is None  # no client user_id to keep as claimed
+            and (self._single_lines or (b"\n" not in raw and b"\r" not in raw))
+            # With a token the event must have no user_id member at all, not even null (any
+            # spelling of the key other than this one needs a backslash).
+            and (self._user_id is None or (b'"user_id"' not in raw and b"\\" not in raw))
+        ):
+            return b"".join((raw[:-1], self._head, derived_ts.encode(), b'"}}'))
+        return _raw_line(raw, self._server, derived_ts, self._user_id)
+
+
 def _raw_line(raw: bytes, server: dict[str, Any], derived_ts: str, user_id: str | None) -> bytes:
-    """The event exactly as sent, plus `server`; a client `user_id` is trusted only when a token backs it."""
+    """The event as sent, plus `server`; a client `user_id` is trusted only when a token backs it."""
     event = _decode_any(raw)
     claimed = event.pop("user_id", None)
     if user_id is not None:

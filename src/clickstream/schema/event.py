@@ -3,7 +3,7 @@
 `Event` is what a client sends (one element of `{"events": [...]}`); `RawRecord` is one line
 the ingest server writes to S3 raw: the event plus what the server adds. Every constraint
 msgspec can check while decoding lives here as a `Meta`, so decoding *is* most of the
-validation (2.5-3 µs an event); the rules that need more than one field (time window,
+validation (about 2 µs an event); the rules that need more than one field (time window,
 currency, transaction id) are in `validate.py`. The JSON Schema files are generated from
 these classes (`jsonschema.py`), so this file is the single source of the contract.
 """
