@@ -30,14 +30,14 @@ COPY stage_events (
     country, ip_trunc, language, tz_offset_min, screen_w, screen_h, viewport_w, viewport_h,
     consent_analytics, search_term, engaged_ms, currency, value, transaction_id, item_count,
     properties, payload_hash
-) FROM STDIN WITH (FORMAT csv);
+) FROM STDIN WITH (FORMAT binary);
 
 -- name: copy_items
 COPY stage_items (
     event_id, item_position, event_name, event_time, event_date, received_hour, session_id,
     visitor_id, transaction_id, currency, item_id, item_name, item_category, item_brand,
     item_variant, price, quantity, list_index
-) FROM STDIN WITH (FORMAT csv);
+) FROM STDIN WITH (FORMAT binary);
 
 -- name: analyze_staging
 -- Statistics of the join keys only: enough for the plans below, and cheap.
