@@ -1,12 +1,13 @@
 """Load and refresh timings on synthetic hours, for both bulk paths; run with WAREHOUSE_BENCH=1
 (`WAREHOUSE_BENCH=1 pytest tests/integration/test_warehouse_bench.py -s`). Skipped otherwise.
 
-* csv:  the shipped path, `load_hour`: pyarrow CSV batches streamed to psycopg2 `COPY FROM STDIN`
-        on the caller's connection, then the merge, in one transaction.
+* csv:  the shipped path, `load_hour` (named for its first form, CSV text; it now streams pgpq's
+        binary COPY encoding to psycopg2 `COPY FROM STDIN`) on the caller's connection, then the
+        merge, in one transaction.
 * adbc: the alternative: the whole load on one ADBC connection (`adbc_ingest`, binary COPY
         from Arrow, into the same temporary staging table), then the same merge SQL.
 
-Measured on the 2-core development machine, shared with other jobs (load average about 3),
+Measured (with the CSV form of the shipped path) on the 2-core development machine, shared with other jobs (load average about 3),
 PostgreSQL 16 embedded; median of 3 runs, seconds; 1 M events come with 249 k items:
 
     events     path   stage   merge   load total   refresh (100 k sessions, one day)
