@@ -106,8 +106,14 @@ def test_every_manifest_task_becomes_a_function_with_its_handler_timeout_and_mem
     assert set(tasks) == set(TASKS)
     for name, task in TASKS.items():
         got = tasks[name]
-        assert (got["handler"], got["timeout_s"], got["memory_mb"], got["in_vpc"], got["trigger"]) == (
-            task["handler"], task["timeout_s"], task["memory_mb"], task["in_vpc"], task["trigger"]), name
+        assert (got["handler"], got["timeout_s"], got["memory_mb"], got["in_vpc"], got["trigger"], got["package"]) == (
+            task["handler"],
+            task["timeout_s"],
+            task["memory_mb"],
+            task["in_vpc"],
+            task["trigger"],
+            task["package"],
+        ), name
 
 
 def test_every_handler_exists() -> None:
@@ -137,12 +143,19 @@ def _settings_loaded_by(handler: str) -> set[str]:
     found: set[str] = set()
     # settings.py composes its classes (EtlSettings.from_env calls WarehouseSettings.from_env): skip it.
     for module in scan_imports(handler).modules - {"clickstream.settings"}:
-        path = ROOT / "src" / Path(*module.split(".")) if module.startswith("clickstream") else ROOT / Path(
-            *module.split("."))
+        path = (
+            ROOT / "src" / Path(*module.split("."))
+            if module.startswith("clickstream")
+            else ROOT / Path(*module.split("."))
+        )
         file = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path / "__init__.py"
         for node in ast.walk(ast.parse(file.read_text())):
-            if (isinstance(node, ast.Attribute) and node.attr == "from_env" and isinstance(node.value, ast.Name)
-                    and node.value.id.endswith("Settings")):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "from_env"
+                and isinstance(node.value, ast.Name)
+                and node.value.id.endswith("Settings")
+            ):
                 found.add(node.value.id)
     return found
 
@@ -258,7 +271,8 @@ def test_the_definition_gets_exactly_the_variables_its_placeholders_name(outputs
     expected = {f"{n}_function_arn" for n, t in TASKS.items() if t["trigger"] == "state_machine"}
     assert set(outputs["definition_variable_names"]) == expected | set(SM["placeholders"])
     assert placeholders == set(outputs["definition_variable_names"]), (
-        f"ASL placeholders {sorted(placeholders)} != templatefile variables {outputs['definition_variable_names']}")
+        f"ASL placeholders {sorted(placeholders)} != templatefile variables {outputs['definition_variable_names']}"
+    )
 
 
 def test_the_rendered_definition_is_json_with_every_arn_filled_in(outputs: dict) -> None:

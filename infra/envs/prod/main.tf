@@ -19,6 +19,7 @@ module "clickstream" {
   alert_emails               = var.alert_emails
   extra_cors_origins         = var.extra_cors_origins
   warehouse_password_version = var.warehouse_password_version
+  lambda_image_uris          = var.lambda_image_uris
 
   warehouse_instance_type  = "t3.medium"
   warehouse_data_volume_gb = 50

@@ -67,3 +67,8 @@ output "alerts_topic_arn" {
   description = "The alerts topic."
   value       = module.clickstream.alerts_topic_arn
 }
+
+output "lambda_image_repository_url" {
+  description = "ECR repository of the tasks deployed as container images (dist/lambda/images/push.sh pushes there)."
+  value       = module.clickstream.lambda_image_repository_url
+}

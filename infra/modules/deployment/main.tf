@@ -60,11 +60,21 @@ module "web_hosting" {
   name   = var.name
 }
 
+# The container images of the tasks too large for a zip (tasks/manifest.json "package": "image").
+module "lambda_images" {
+  source       = "../lambda_images"
+  name         = var.name
+  kms_key_arn  = module.monitoring.kms_key_arn
+  force_delete = var.force_destroy
+}
+
 module "ingest_api" {
   source                 = "../ingest_api"
   name                   = var.name
   repo_root              = var.repo_root
   artifacts_bucket       = module.storage.bucket_names["artifacts"]
+  image_uris             = var.lambda_image_uris
+  image_repository_url   = module.lambda_images.repository_url
   resource_arns          = local.resource_arns
   environment            = local.environment
   cors_allow_origins     = local.cors_origins
@@ -75,22 +85,24 @@ module "ingest_api" {
 }
 
 module "etl" {
-  source             = "../etl"
-  name               = var.name
-  repo_root          = var.repo_root
-  artifacts_bucket   = module.storage.bucket_names["artifacts"]
-  resource_arns      = local.resource_arns
-  environment        = local.environment
-  vpc_id             = module.network.vpc_id
-  vpc_cidr_block     = module.network.vpc_cidr_block
-  private_subnet_ids = module.network.private_subnet_ids
-  s3_prefix_list_id  = module.network.s3_prefix_list_id
-  warehouse_host     = module.warehouse.host
-  warehouse_port     = module.warehouse.port
-  alerts_topic_arn   = module.monitoring.alerts_topic_arn
-  kms_key_arn        = module.monitoring.kms_key_arn
-  schedule_enabled   = var.schedule_enabled
-  log_retention_days = var.log_retention_days
+  source               = "../etl"
+  name                 = var.name
+  repo_root            = var.repo_root
+  artifacts_bucket     = module.storage.bucket_names["artifacts"]
+  image_uris           = var.lambda_image_uris
+  image_repository_url = module.lambda_images.repository_url
+  resource_arns        = local.resource_arns
+  environment          = local.environment
+  vpc_id               = module.network.vpc_id
+  vpc_cidr_block       = module.network.vpc_cidr_block
+  private_subnet_ids   = module.network.private_subnet_ids
+  s3_prefix_list_id    = module.network.s3_prefix_list_id
+  warehouse_host       = module.warehouse.host
+  warehouse_port       = module.warehouse.port
+  alerts_topic_arn     = module.monitoring.alerts_topic_arn
+  kms_key_arn          = module.monitoring.kms_key_arn
+  schedule_enabled     = var.schedule_enabled
+  log_retention_days   = var.log_retention_days
 }
 
 module "warehouse" {

@@ -75,3 +75,8 @@ output "alerts_topic_arn" {
   description = "SNS topic of every alarm and of failed ETL runs."
   value       = module.monitoring.alerts_topic_arn
 }
+
+output "lambda_image_repository_url" {
+  description = "ECR repository of the tasks deployed as container images (dist/lambda/images/push.sh pushes there)."
+  value       = module.lambda_images.repository_url
+}

@@ -1,14 +1,17 @@
 # The hourly ETL: the manifest's "state_machine" tasks as Lambdas (for_each; in_vpc ones in the
-# private subnets), the Step Functions Standard state machine from state_machines/ (templatefile
-# through the manifest module), and the EventBridge Scheduler schedule that starts it hourly.
+# private subnets; zips or container images as the manifest's "package" says), the Step Functions
+# Standard state machine from state_machines/ (templatefile through the manifest module), and the
+# EventBridge Scheduler schedule that starts it hourly.
 
 data "aws_partition" "current" {}
 
 locals {
   build    = jsondecode(file("${var.repo_root}/dist/lambda/build.json"))
   sm_tasks = { for name, task in module.manifest.tasks : name => task if task.trigger == "state_machine" }
-  zips     = toset([for name in keys(local.sm_tasks) : local.build.tasks[name]])
-  sm_name  = "${var.name}-${module.manifest.state_machine.name}"
+  # Zip tasks run make package's zip (build.json maps each to its zip); image tasks run the image
+  # var.image_uris pins.
+  zips    = toset([for name, task in local.sm_tasks : local.build.tasks[name] if task.package == "zip"])
+  sm_name = "${var.name}-${module.manifest.state_machine.name}"
 }
 
 module "manifest" {
@@ -64,14 +67,16 @@ module "function" {
   name_prefix = var.name
   task        = each.value
   runtime     = local.build.runtime
-  artifact = {
+  artifact = each.value.package == "zip" ? {
     bucket        = aws_s3_object.artifact[local.build.tasks[each.key]].bucket
     key           = aws_s3_object.artifact[local.build.tasks[each.key]].key
     version_id    = aws_s3_object.artifact[local.build.tasks[each.key]].version_id
     sha256_base64 = local.build.zips[local.build.tasks[each.key]].sha256_base64
-  }
-  subnet_ids         = var.private_subnet_ids
-  security_group_ids = [aws_security_group.tasks.id]
+  } : null
+  image_uri            = each.value.package == "image" ? lookup(var.image_uris, each.key, null) : null
+  image_repository_url = var.image_repository_url
+  subnet_ids           = var.private_subnet_ids
+  security_group_ids   = [aws_security_group.tasks.id]
   # One execution an hour: trace all of it.
   tracing_mode       = "Active"
   log_retention_days = var.log_retention_days
@@ -84,6 +89,8 @@ module "function" {
 module "definition" {
   source             = "../manifest"
   repo_root          = var.repo_root
+  resource_arns      = var.resource_arns # the module derives every task's statements and environment too:
+  environment        = var.environment   # without these its lookups fail the plan
   function_arns      = { for name, f in module.function : name => f.arn }
   placeholder_values = { alerts_topic_arn = var.alerts_topic_arn }
 }

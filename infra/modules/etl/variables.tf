@@ -13,6 +13,17 @@ variable "artifacts_bucket" {
   type        = string
 }
 
+variable "image_uris" {
+  description = "Container image of each image task (tasks/manifest.json \"package\": \"image\"), by task name, pinned by digest: <image_repository_url>@sha256:<digest>."
+  type        = map(string)
+  default     = {}
+}
+
+variable "image_repository_url" {
+  description = "The ECR repository the images come from (modules/lambda_images)."
+  type        = string
+}
+
 variable "resource_arns" {
   description = "ARN of every resource a manifest permission names (raw, processed, quarantine buckets; database secret)."
   type        = map(string)

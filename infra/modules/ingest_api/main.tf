@@ -4,7 +4,7 @@
 locals {
   build      = jsondecode(file("${var.repo_root}/dist/lambda/build.json"))
   http_tasks = { for name, task in module.manifest.tasks : name => task if task.trigger == "http" }
-  zips       = toset([for name in keys(local.http_tasks) : local.build.tasks[name]])
+  zips       = toset([for name, task in local.http_tasks : local.build.tasks[name] if task.package == "zip"])
   routes     = toset(["POST /v1/events", "GET /v1/health"])
 }
 
@@ -30,12 +30,14 @@ module "function" {
   name_prefix = var.name
   task        = each.value
   runtime     = local.build.runtime
-  artifact = {
+  artifact = each.value.package == "zip" ? {
     bucket        = aws_s3_object.artifact[local.build.tasks[each.key]].bucket
     key           = aws_s3_object.artifact[local.build.tasks[each.key]].key
     version_id    = aws_s3_object.artifact[local.build.tasks[each.key]].version_id
     sha256_base64 = local.build.zips[local.build.tasks[each.key]].sha256_base64
-  }
+  } : null
+  image_uri            = each.value.package == "image" ? lookup(var.image_uris, each.key, null) : null
+  image_repository_url = var.image_repository_url
   # Every invocation is an HTTP request: trace only what API Gateway samples.
   tracing_mode       = "PassThrough"
   log_retention_days = var.log_retention_days

@@ -7,6 +7,9 @@ data "aws_partition" "current" {}
 
 locals {
   function_name = "${var.name_prefix}-${replace(var.task.name, "_", "-")}"
+  # tasks/manifest.json "package": a zip from make package on the Python runtime, or a container
+  # image (tasks whose libraries exceed Lambda's 250 MB for a zip), pinned by digest.
+  is_image = var.task.package == "image"
 
   platform_statements = concat(
     [{
@@ -88,19 +91,32 @@ resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_115:Reserved concurrency fails on new accounts (10 concurrent executions, none reservable); API Gateway throttling and the Map state's MaxConcurrency bound concurrency instead.
   # checkov:skip=CKV_AWS_117:in_vpc comes from the manifest: ingest and resolve_window call only public AWS APIs, so a VPC would add endpoints or NAT for nothing; every task that reaches the warehouse runs in private subnets.
   # checkov:skip=CKV_AWS_173:The environment holds only bucket names, ARNs and settings; the database password is read from Secrets Manager at run time.
-  # checkov:skip=CKV_AWS_272:Artifacts are reproducible builds (make package) pinned by source_code_hash; code signing needs an AWS Signer profile, an optional hardening step.
-  function_name     = local.function_name
-  description       = "${var.task.handler} (tasks/manifest.json: ${var.task.name})"
-  role              = aws_iam_role.this.arn
-  runtime           = var.runtime
-  architectures     = ["x86_64"]
-  handler           = var.task.handler
-  timeout           = var.task.timeout_s
-  memory_size       = var.task.memory_mb
-  s3_bucket         = var.artifact.bucket
-  s3_key            = var.artifact.key
-  s3_object_version = var.artifact.version_id
-  source_code_hash  = var.artifact.sha256_base64
+  # checkov:skip=CKV_AWS_272:Artifacts are reproducible builds (make package): zips pinned by source_code_hash, images by digest in an immutable-tag repository. Code signing (AWS Signer, zips only) is an optional hardening step.
+  function_name = local.function_name
+  description   = "${var.task.handler} (tasks/manifest.json: ${var.task.name})"
+  role          = aws_iam_role.this.arn
+  architectures = ["x86_64"]
+  timeout       = var.task.timeout_s
+  memory_size   = var.task.memory_mb
+  package_type  = local.is_image ? "Image" : "Zip"
+
+  # Zip: the runtime, the handler and the uploaded zip (make package).
+  runtime           = local.is_image ? null : var.runtime
+  handler           = local.is_image ? null : var.task.handler
+  s3_bucket         = local.is_image ? null : var.artifact.bucket
+  s3_key            = local.is_image ? null : var.artifact.key
+  s3_object_version = local.is_image ? null : var.artifact.version_id
+  source_code_hash  = local.is_image ? null : var.artifact.sha256_base64
+
+  # Image: the image by digest; the handler is its command (the Dockerfile's CMD says the same).
+  image_uri = local.is_image ? var.image_uri : null
+
+  dynamic "image_config" {
+    for_each = local.is_image ? [var.task.handler] : []
+    content {
+      command = [image_config.value]
+    }
+  }
 
   environment {
     variables = var.task.environment
@@ -127,6 +143,14 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = !var.task.in_vpc || (length(var.subnet_ids) > 0 && length(var.security_group_ids) > 0)
       error_message = "Task ${var.task.name} runs in the VPC (in_vpc in tasks/manifest.json) but no subnets or security groups were given."
+    }
+    precondition {
+      condition     = local.is_image || var.artifact != null
+      error_message = "Task ${var.task.name} is deployed as a zip (tasks/manifest.json \"package\": \"zip\") but has no artifact: run make package (dist/lambda/build.json)."
+    }
+    precondition {
+      condition     = !local.is_image || (var.image_uri == null ? false : startswith(var.image_uri, "${var.image_repository_url}@sha256:"))
+      error_message = "Task ${var.task.name} is deployed as a container image (tasks/manifest.json \"package\": \"image\") but lambda_image_uris has no image for it in ${var.image_repository_url} (pinned by digest, repository@sha256:...). Run make package, then the push script it prints (dist/lambda/images/push.sh), which pushes the images and writes lambda_images.auto.tfvars.json."
     }
   }
 

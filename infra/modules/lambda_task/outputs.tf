@@ -22,3 +22,8 @@ output "log_group_name" {
   description = "The function's CloudWatch log group."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "package_type" {
+  description = "How the function is deployed: Zip (make package's zip on the runtime) or Image (a container image)."
+  value       = aws_lambda_function.this.package_type
+}

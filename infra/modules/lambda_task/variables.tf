@@ -4,10 +4,11 @@ variable "name_prefix" {
 }
 
 variable "task" {
-  description = "One task as the manifest module outputs it: name, handler, timeout_s, memory_mb, in_vpc, environment, statements."
+  description = "One task as the manifest module outputs it: name, handler, package (zip or image), timeout_s, memory_mb, in_vpc, environment, statements."
   type = object({
     name        = string
     handler     = string
+    package     = string
     timeout_s   = number
     memory_mb   = number
     in_vpc      = bool
@@ -18,21 +19,38 @@ variable "task" {
       resources = list(string)
     }))
   })
+  validation {
+    condition     = contains(["zip", "image"], var.task.package)
+    error_message = "A task's package (tasks/manifest.json) is \"zip\" or \"image\"."
+  }
 }
 
 variable "runtime" {
-  description = "Lambda runtime; must be the one dist/lambda/build.json was built for (make package)."
+  description = "Lambda runtime of a zip task; must be the one dist/lambda/build.json was built for (make package). Unused by image tasks (the image brings its runtime)."
   type        = string
 }
 
 variable "artifact" {
-  description = "The uploaded zip (make package, then aws_s3_object in the caller): bucket, key, object version and base64 SHA-256 of the zip."
+  description = "A zip task's uploaded zip (make package, then aws_s3_object in the caller): bucket, key, object version and base64 SHA-256 of the zip. null for an image task."
   type = object({
     bucket        = string
     key           = string
     version_id    = string
     sha256_base64 = string
   })
+  default = null
+}
+
+variable "image_uri" {
+  description = "An image task's container image, pinned by digest: <image_repository_url>@sha256:<digest>. null for a zip task."
+  type        = string
+  default     = null
+}
+
+variable "image_repository_url" {
+  description = "The ECR repository an image task's image must come from (modules/lambda_images; its policy lets this deployment's functions pull)."
+  type        = string
+  default     = ""
 }
 
 variable "subnet_ids" {

@@ -39,6 +39,7 @@ locals {
     for task in local.manifest.tasks : task.name => {
       name        = task.name
       handler     = task.handler
+      package     = task.package
       trigger     = task.trigger
       state       = try(task.state, null)
       timeout_s   = task.timeout_s

@@ -1,5 +1,5 @@
 output "tasks" {
-  description = "Every task by name: handler, trigger, timeout_s, memory_mb, in_vpc, environment (map) and IAM statements ({sid, actions, resources})."
+  description = "Every task by name: handler, package (zip or image), trigger, timeout_s, memory_mb, in_vpc, environment (map) and IAM statements ({sid, actions, resources})."
   value       = local.tasks
 }
 

@@ -1,5 +1,6 @@
-# Alerts: one customer managed key (SNS topic, log groups), the alerts topic, and the alarms
-# the operations section of the README lists. Every alarm notifies the topic.
+# Alerts: one customer managed key (SNS topic, log groups, EBS volumes, the ETL's container
+# images), the alerts topic, and the alarms the operations section of the README lists. Every
+# alarm notifies the topic.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -56,7 +57,7 @@ data "aws_iam_policy_document" "key" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: alerts topic and log groups"
+  description             = "${var.name}: alerts topic, log groups, volumes and Lambda container images"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.key.json
