@@ -82,7 +82,7 @@ bench-quick: setup  ## benchmarks in under 2 minutes (ETL 100 k events, floor, n
 bench: setup  ## full benchmarks: ETL at 100 k / 300 k / 1 M events with floor and naive peer, ingest, SDK, cost (~11 min)
 	$(BIN)/python -m bench full
 
-package: setup  ## reproducible Lambda zips into dist/lambda/ (what Terraform deploys)
+package: setup  ## Lambda zips and the ETL's container-image build context into dist/lambda/ (what Terraform deploys)
 	$(BIN)/python scripts/package_lambdas.py
 
 generate: setup  ## rebuild generated documents (OpenAPI, JSON Schemas, README tables)
