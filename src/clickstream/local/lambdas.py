@@ -107,6 +107,6 @@ def register_functions(aws: AwsClients, environment: dict[str, str], *, prefix: 
             arns[spec.name] = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
             lam.update_function_configuration(FunctionName=name, **config)
         except lam.exceptions.ResourceNotFoundException:
-            arns[spec.name] = lam.create_function(FunctionName=name, Runtime="python3.11", Role=role_arn,
+            arns[spec.name] = lam.create_function(FunctionName=name, Runtime="python3.12", Role=role_arn,
                                                   Code={"ZipFile": placeholder_zip.getvalue()}, **config)["FunctionArn"]
     return arns
