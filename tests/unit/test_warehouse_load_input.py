@@ -1,5 +1,5 @@
 """Checks the load makes before touching the database: part schemas, hours, quarantine counts,
-and the CSV text handed to COPY."""
+and the binary COPY stream."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 
 from clickstream.etl.processed import EVENTS_SCHEMA, ITEMS_SCHEMA
 from clickstream.layout import Hour
+from clickstream.warehouse import load
 from clickstream.warehouse.errors import LoadInputError
-from clickstream.warehouse.load import _checked_quarantine_counts, _conform, _CsvStream
+from clickstream.warehouse.load import _BinaryStream, _checked_quarantine_counts, _conform, _on_the_wire
 
 HOUR = Hour.parse("2026-03-02T10")
 
@@ -54,15 +55,42 @@ def test_conform_refuses_uncastable_types() -> None:
         _conform(table, ITEMS_SCHEMA, "k", HOUR)
 
 
-def test_csv_quotes_strings_and_leaves_nulls_empty() -> None:
-    # PostgreSQL's CSV: "" is the empty string, an unquoted empty field is NULL.
-    text = _CsvStream(_items()).read().decode()
-    assert ',"",,"a ""quoted"", comma","line\nbreak",0.30000000000000004,2,\n' in text
+PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+PGCOPY_TRAILER = b"\xff\xff"  # a tuple field count of -1
 
 
-def test_csv_stream_ends_with_empty_bytes() -> None:
-    stream = _CsvStream(_items())
-    assert stream.read() and stream.read() == b""
+def _read_all(stream: _BinaryStream) -> list[bytes]:
+    parts = []
+    while chunk := stream.read():
+        parts.append(chunk)
+    return parts
+
+
+def test_binary_stream_is_header_tuples_trailer_then_empty() -> None:
+    stream = _BinaryStream(_items())
+    data = b"".join(_read_all(stream))
+    assert data.startswith(PGCOPY_SIGNATURE) and data.endswith(PGCOPY_TRAILER)
+    assert b'a "quoted", comma' in data and b"line\nbreak" in data  # text as is, no quoting
+    assert stream.read() == b""
+
+
+def test_binary_stream_never_ends_early_on_a_batch_the_encoder_holds_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty read is end-of-data to psycopg2: a batch that encodes to nothing must not stop COPY.
+    monkeypatch.setattr(load, "COPY_BATCH_ROWS", 1)
+    table = pa.concat_tables([_items(item_id=str(i)) for i in range(500)])
+    data = b"".join(_read_all(_BinaryStream(table)))
+    assert all(str(i).encode() in data for i in (0, 250, 499))
+    assert data.endswith(PGCOPY_TRAILER)
+
+
+def test_types_without_a_postgres_twin_are_widened_on_the_wire() -> None:
+    # events.event_hour is int8 in Arrow and smallint in PostgreSQL; binary COPY needs the width.
+    events = EVENTS_SCHEMA.empty_table()
+    assert events.schema.field("event_hour").type == pa.int8()
+    wire = _on_the_wire(events)
+    assert wire.schema.field("event_hour").type == pa.int16()
+    assert [f.name for f in wire.schema] == EVENTS_SCHEMA.names
+    assert _on_the_wire(_items()).schema == ITEMS_SCHEMA  # nothing to widen: the same table
 
 
 @pytest.mark.parametrize(("counts", "message"), [
