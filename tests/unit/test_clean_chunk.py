@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from clickstream.etl.clean import clean_objects, payload_hash
+from clickstream.etl.clean import ChunkCleaner, clean_objects, payload_hash
+from clickstream.etl.derive import page_fields
 from clickstream.etl.processed import EVENTS_SCHEMA, ITEMS_SCHEMA
 from clickstream.ingest.sink import gzip_lines
+from clickstream.layout import Hour
 from clickstream.schema import validate_record
 from tests.support import EXAMPLES
 from tests.unit.test_clean_support import (
@@ -39,7 +42,7 @@ def _ms(moment: Any) -> Any:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _expected_row(event: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
+def _expected_row(event: dict[str, Any], server: dict[str, Any], hour: Hour = EXAMPLE_HOUR) -> dict[str, Any]:
     """The processed row of one example event, written out from the contract (no clean code)."""
     page = event.get("page") or {}
     device = event.get("device") or {}
@@ -55,7 +58,7 @@ def _expected_row(event: dict[str, Any], server: dict[str, Any]) -> dict[str, An
         "client_ts": _ms(ts(event["event_ts"])),
         "sent_ts": _ms(ts(event["sent_ts"])) if event.get("sent_ts") else None,
         "received_ts": _ms(ts(server["received_ts"])),
-        "received_hour": EXAMPLE_HOUR.start,
+        "received_hour": hour.start,
         "request_id": server["request_id"],
         "app_id": event["app_id"],
         "platform": event["platform"],
@@ -138,6 +141,71 @@ def test_example_derived_columns() -> None:
     assert by_name["search"]["search_term"] == "kettle"
     assert by_name["purchase"]["transaction_id"] == "ORD-2025-000123"
     assert by_name["view_item"]["properties"] is None  # {} is stored as null
+
+
+def test_each_event_keeps_its_own_values_when_its_neighbours_differ_in_one() -> None:
+    # GIVEN consecutive lines of one object (the cleaner keeps the request, session and page
+    # columns once per run of equal values) that each change one value of the line before
+    base = event_at(IN_HOUR - timedelta(minutes=5), "page_view", device={"screen_w": 390, "language": "en"},
+                    consent={"analytics": True})
+    steps: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({}, {}),
+        ({}, {}),  # only the event's own values differ
+        ({}, {"ip_trunc": "198.51.100.0"}),
+        ({}, {"ua_browser": "Firefox"}),
+        ({}, {"ua_os": "Linux", "user_agent": "other"}),
+        ({}, {"request_id": "req-2"}),
+        ({"sent_ts": "2025-05-01T12:15:01.500Z"}, {}),
+        ({}, {"received_at": IN_HOUR + timedelta(milliseconds=1)}),
+        ({"device": {"screen_w": 391, "language": "en"}}, {}),
+        ({"device": {"screen_w": 391, "language": "fr"}}, {}),
+        ({"device": None}, {}),
+        ({"consent": {"analytics": False}}, {}),
+        ({"user_id": "u-1"}, {}),
+        ({"claimed_user_id": "u-2"}, {}),
+        ({"sdk": {"name": "clickstream-web", "version": "0.2.0"}}, {}),
+        ({"page": dict(base["page"], title="Other title")}, {}),
+        ({"page": dict(base["page"], title="Other title", referrer="")}, {}),
+        ({"page": dict(base["page"], url=base["page"]["url"] + "?utm_source=news&utm_medium=email")}, {}),
+        ({"campaign": {"source": "ads", "medium": "cpc", "term": "mug"}}, {}),
+        ({"campaign": {"source": "ads", "medium": "cpc", "term": "cup"}}, {}),
+        ({"page": None, "campaign": None}, {}),
+        ({}, {}),  # back to the first line's values
+    ]
+    lines, expected = [], {}
+    event, server = dict(base), {}
+    for i, (event_change, server_change) in enumerate(steps):
+        event = dict(event, event_id=str(uuid.uuid4()), event_seq=i + 1, **event_change)
+        event = {k: v for k, v in event.items() if v is not None}
+        server = dict(server, **server_change) if i else {}
+        if i == len(steps) - 1:
+            event, server = dict(base, event_id=event["event_id"], event_seq=i + 1), {}
+        received_at = server.get("received_at", IN_HOUR)
+        line = raw_line(event, received_at, **{k: v for k, v in server.items() if k != "received_at"})
+        record = json.loads(line)
+        expected[record["event_id"]] = record
+        lines.append(line)
+    # WHEN they are cleaned, split over two objects and in batches of a few rows
+    store = dict(objects_of(lines[:15], lines[15:]))
+    for batch_rows in (3, 1000):
+        cleaner = ChunkCleaner(HOUR, RUN_ID, batch_rows=batch_rows)
+        for index, (key, data) in enumerate(store.items()):
+            cleaner.add_object(index, key, data)
+        result = rows(cleaner.finish(reload=store.__getitem__).events_parquet)
+        # THEN every row has its own line's values
+        assert len(result) == len(steps)
+        for row in result:
+            record = expected[row["event_id"]]
+            srv = record["server"]
+            want = _expected_row(record, srv, HOUR)
+            page = record.get("page") or {}
+            c = record.get("campaign")
+            campaign = None if c is None else tuple(c.get(k) for k in ("source", "medium", "name", "term", "content",
+                                                                         "click_id"))
+            want.update(page_fields(page.get("url"), page.get("path"), page.get("referrer") or None,
+                                    campaign)._asdict())
+            want["browser"], want["os"] = srv["ua_browser"], srv["ua_os"]
+            assert {k: row[k] for k in want} == want
 
 
 def test_rows_are_sorted_by_event_time_then_event_id() -> None:

@@ -177,12 +177,16 @@ def test_internal_navigation_is_direct_not_referral() -> None:
 
 
 def test_page_deriver_caches_and_matches_page_fields() -> None:
-    deriver = PageDeriver(max_entries=2)
     args = [("https://a.example/x?utm_source=s", None, None, None), ("https://b.example/", "/", None, None),
-            ("https://c.example/", "/", "https://t.co/", None)]
-    for _ in range(2):
-        for a in args:
-            assert deriver(*a) == page_fields(*a)
+            ("https://c.example/", "/", "https://t.co/", None),
+            # the same URL and referrer in other combinations (URLs and referrers are cached apart)
+            ("https://c.example/", "", "https://c.example/p", None), ("https://b.example/", "/", "https://t.co/", None),
+            ("https://c.example/", "/", "https://t.co/", ("news", "email", None, None, None, None)),
+            (None, None, "https://t.co/", None), (None, None, None, None)]
+    for deriver in (PageDeriver(max_entries=2), PageDeriver()):
+        for _ in range(2):
+            for a in args:
+                assert deriver(*a) == page_fields(*a)
 
 
 @pytest.mark.parametrize(

@@ -19,10 +19,13 @@ again with the same code the ingest API uses) the step:
    quarantined). Same raw objects in, same bytes out. Chunk 0 also deletes parts beyond
    the manifest's chunk count, left by an earlier run with more chunks.
 
-Memory: records are validated into msgspec structs and turned into Arrow record batches
-every `BATCH_ROWS` records, so only the compact columns of the whole chunk are held; the
-raw lines are not kept (the few synthetic duplicates' lines are read again at the end).
-Output is gathered into sorted order one row group at a time.
+Speed and memory: each line is validated into a msgspec struct, and everything the output
+needs is read from it at once, while it is in the CPU cache, into a few Python values (see
+"columns" below: the columns that only change with the request, session or page are kept
+once per run of equal values, not per event). Every `BATCH_ROWS` records those become Arrow
+record batches, so only the compact columns of the whole chunk are held; the raw lines are
+not kept (the few synthetic duplicates' lines are read again at the end). Output is
+gathered into sorted order one row group at a time.
 
 Column notes: timestamps are truncated to milliseconds; an empty `page.referrer` is null;
 `properties` is the map as compact JSON with sorted keys; `payload_hash` is blake2b-128 (hex)
@@ -37,25 +40,29 @@ import contextlib
 import gc
 import hashlib
 import re
-import zlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from isal import isal_zlib
+from msgspec.structs import astuple
 
 from clickstream import layout
 from clickstream.etl import s3io
 from clickstream.etl.dedup import plan_dedup
-from clickstream.etl.derive import PageDeriver, device_class, engaged_ms, search_term
+from clickstream.etl.derive import PageDeriver, PageFields, device_class, engaged_ms, search_term
 from clickstream.etl.listing import Manifest, ManifestError, read_manifest
 from clickstream.etl.processed import EVENTS_DATASET, EVENTS_SCHEMA, ITEMS_DATASET, ITEMS_SCHEMA
 from clickstream.ingest.sink import gunzip_lines, gzip_lines
 from clickstream.layout import Hour
 from clickstream.schema import FUTURE_LIMIT, LATE_LIMIT, Code, RawRecord, Rejection, validate_record
+from clickstream.schema.event import Campaign, Item, Page
 
 __all__ = [
     "BATCH_ROWS",
@@ -228,63 +235,101 @@ def payload_hash(record: RawRecord) -> str:
 
 
 # --------------------------------------------------------------------------- columns
+#
+# Most columns do not change from one event to the next: those of the request (server
+# context and sent_ts), of the session (ids, SDK, device, consent) and of the page (page,
+# campaign and what is derived from them). Consecutive events with the same values form a
+# *run*: a run's values are read (and derived) once and stored once, in a run table, and
+# each event holds the number of its run in each group. The output columns are taken from
+# the run tables by run number, one row group at a time. Runs are only an encoding: any
+# change of value starts a new run, so every event keeps exactly its own values.
 
 _TS_US = pa.timestamp("us", tz="UTC")
 _TS_MS = pa.timestamp("ms", tz="UTC")
 
-# The per-row tuple built for each kept record, in this order. event_date, event_hour and
-# received_hour are computed per batch from whole columns instead.
-_ROW_COLUMNS = (
-    "event_id", "event_name", "event_time", "client_ts", "sent_ts", "received_ts", "request_id", "app_id",
-    "platform", "sdk_name", "sdk_version", "schema_version", "anonymous_id", "user_id", "claimed_user_id",
-    "visitor_id", "session_id", "event_seq", "page_url", "page_path", "page_title", "page_referrer",
-    "referrer_host", "page_view_id", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    "click_id", "channel", "device_class", "browser", "os", "is_bot", "country", "ip_trunc", "language",
-    "tz_offset_min", "screen_w", "screen_h", "viewport_w", "viewport_h", "consent_analytics", "search_term",
-    "engaged_ms", "currency", "value", "transaction_id", "item_count", "properties", "payload_hash",
-    "_row", "_crc",
+# Columns of the run tables, in the order the run tuples hold them.
+_REQUEST_COLUMNS = ("received_ts", "sent_ts", "request_id", "ip_trunc", "browser", "os", "device_class", "is_bot")
+_SESSION_COLUMNS = (
+    "app_id", "platform", "sdk_name", "sdk_version", "schema_version", "anonymous_id", "user_id", "claimed_user_id",
+    "visitor_id", "session_id", "language", "tz_offset_min", "screen_w", "screen_h", "viewport_w", "viewport_h",
+    "consent_analytics",
 )
-_COMPUTED = ("event_date", "event_hour", "received_hour")
-_INTERNAL = (pa.field("_row", pa.int64(), nullable=False), pa.field("_crc", pa.int64(), nullable=False))
-# String columns whose values repeat across events (per request, session, page, site) are
-# held dictionary-encoded until output: it halves the chunk's memory, and Parquet
-# dictionary-encodes them on disk anyway. They are cast back to plain strings per row group.
-_DICT = pa.dictionary(pa.int32(), pa.string())
-_REPEATED = frozenset({
-    "event_name", "request_id", "app_id", "platform", "sdk_name", "sdk_version", "anonymous_id", "user_id",
-    "claimed_user_id", "visitor_id", "session_id", "page_url", "page_path", "page_title", "page_referrer",
-    "referrer_host", "page_view_id", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    "channel", "device_class", "browser", "os", "country", "ip_trunc", "language", "search_term", "currency",
-    "transaction_id",
-})
-
-
-def _work_field(f: pa.Field) -> pa.Field:
-    return f.with_type(_DICT) if f.name in _REPEATED else f
-
-
-_EVENTS_WORK_SCHEMA = pa.schema([*(_work_field(f) for f in EVENTS_SCHEMA), *_INTERNAL])
-assert set(_ROW_COLUMNS) | set(_COMPUTED) == set(_EVENTS_WORK_SCHEMA.names), "row tuple and schema disagree"
-# Timestamps arrive as datetimes: Arrow converts those to microseconds fast (to milliseconds
-# directly it is ~100x slower), so they are built at "us" and cast down, truncating.
-_BUILD_TYPES = {
-    name: (_TS_US if _EVENTS_WORK_SCHEMA.field(name).type == _TS_MS else _EVENTS_WORK_SCHEMA.field(name).type)
-    for name in _ROW_COLUMNS
+_PAGE_COLUMNS = ("page_url", "page_title", "page_referrer", "page_view_id", *PageFields._fields)
+# group -> (its run-number column in the events work table, its run table's schema)
+_RUN_GROUPS = {
+    group: (f"_{group}", pa.schema([EVENTS_SCHEMA.field(name) for name in names]))
+    for group, names in (("request", _REQUEST_COLUMNS), ("session", _SESSION_COLUMNS), ("page", _PAGE_COLUMNS))
 }
 
+# The tuple kept per event, in this order: its run numbers, then its own columns (but
+# payload_hash, kept apart as digests).
+_EVENT_COLUMNS = (
+    "_request", "_session", "_page", "event_id", "event_name", "event_time", "client_ts", "event_seq",
+    "search_term", "engaged_ms", "properties", "currency", "value", "transaction_id", "item_count", "_row", "_crc",
+)
+# String columns of the work tables whose values repeat (event names, currencies, products)
+# are held dictionary-encoded until output, and cast back to plain strings per row group.
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_EVENT_REPEATED = frozenset({"event_name", "search_term", "currency", "transaction_id"})
+# The events work table: each event's own columns (with payload_hash and the computed
+# event_date, event_hour, received_hour), received_ts (for dedup; also in the request runs),
+# its run numbers, and _row (input position, and where to re-read the line) and _crc (of the
+# raw line, a dedup tie-break).
+_EVENTS_WORK_SCHEMA = pa.schema([
+    *(f.with_type(_DICT) if f.name in _EVENT_REPEATED else f for f in EVENTS_SCHEMA
+      if f.name in _EVENT_COLUMNS or f.name in ("event_date", "event_hour", "received_hour", "received_ts",
+                                                 "payload_hash")),
+    *(pa.field(column, pa.int32(), nullable=False) for column, _ in _RUN_GROUPS.values()),
+    pa.field("_row", pa.int64(), nullable=False),
+    pa.field("_crc", pa.int64(), nullable=False),
+])
+_COUNTRY = "country"  # no source yet: always null
+assert ({*_EVENTS_WORK_SCHEMA.names, *_REQUEST_COLUMNS, *_SESSION_COLUMNS, *_PAGE_COLUMNS, _COUNTRY}
+        >= set(EVENTS_SCHEMA.names)), "a column of EVENTS_SCHEMA is made nowhere"
+
+# Python values -> Arrow: the types of the tuples kept per event, per run and per item.
+# Timestamps arrive as datetimes: Arrow converts those to microseconds fast (to milliseconds
+# directly it is ~100x slower), so they are built at "us" and cast down, truncating. An
+# event's own times (event_time, client_ts) are kept as offsets from its received_ts
+# instead: timedeltas convert ~10x faster than timezone-aware datetimes, and adding the
+# offsets back in Arrow is exact.
+_OFFSET = pa.duration("us")
+
+
+def _row_type(fields: Iterable[pa.Field]) -> pa.StructType:
+    return pa.struct([f.with_type(_TS_US) if f.type == _TS_MS else f for f in fields])
+
+
+_EVENT_ROW = _row_type(
+    _EVENTS_WORK_SCHEMA.field(name).with_type(_OFFSET) if name in ("event_time", "client_ts")
+    else _EVENTS_WORK_SCHEMA.field(name) for name in _EVENT_COLUMNS
+)
+_RUN_ROWS = {group: _row_type(schema) for group, (_, schema) in _RUN_GROUPS.items()}
+_NO_DEVICE = (None, None, None, None, None, None)
+_NOTHING = object()  # equal to nothing: the "previous run" before an event
+_EARLIEST_LAG = -LATE_LIMIT
+_crc32 = isal_zlib.crc32  # zlib.crc32's value, about 3x faster
+_HASH_BYTES = 16
+
+# The items' own columns: _event (the event's row in the chunk table), item_position, then
+# msgspec.structs.astuple(item).
 _ITEM_ROW_COLUMNS = (
     "_event", "item_position", "item_id", "item_name", "item_category", "item_brand", "item_variant", "price",
     "quantity", "list_index",
 )
+assert Item.__struct_fields__ == (*_ITEM_ROW_COLUMNS[2:-1], "index"), "Item fields and item columns disagree"
 _ITEM_REPEATED = frozenset({"item_id", "item_name", "item_category", "item_brand", "item_variant"})
 _ITEMS_WORK_SCHEMA = pa.schema(
     [pa.field("_event", pa.int64(), nullable=False),
      *(ITEMS_SCHEMA.field(n).with_type(_DICT) if n in _ITEM_REPEATED else ITEMS_SCHEMA.field(n)
        for n in _ITEM_ROW_COLUMNS[1:])]
 )
-# Item columns copied from the item's event row at the end.
-_ITEM_EVENT_COLUMNS = ("event_id", "event_name", "event_time", "event_date", "received_hour", "session_id",
-                       "visitor_id", "transaction_id", "currency")
+_ITEM_ROW = _row_type(_ITEMS_WORK_SCHEMA.field(name) for name in _ITEM_ROW_COLUMNS[2:])
+# Item columns copied from the item's event at the end (the events work table has the first
+# ones, the session runs the last two).
+_ITEM_EVENT_COLUMNS = ("event_id", "event_name", "event_time", "event_date", "received_hour", "transaction_id",
+                       "currency")
+_ITEM_SESSION_COLUMNS = ("session_id", "visitor_id")
 
 _PROPERTIES = msgspec.json.Encoder(order="deterministic")
 
@@ -307,6 +352,99 @@ class _Rejected(msgspec.Struct, omit_defaults=True):
 _encode_rejected = msgspec.json.Encoder().encode
 
 
+class _Batch:
+    """The kept events of one batch as Python values, until they become Arrow record batches."""
+
+    def __init__(self, first: int, first_runs: dict[str, int]) -> None:
+        self.first = first  # the chunk's event number of the batch's first event
+        self.first_runs = first_runs  # per group, the chunk's run number of the batch's first run
+        self.events: list[tuple[Any, ...]] = []  # one _EVENT_COLUMNS tuple per event
+        self.hashes = bytearray()  # the events' payload hashes (digests, _HASH_BYTES each)
+        # One tuple per run of each group (_REQUEST_COLUMNS, _SESSION_COLUMNS, _PAGE_COLUMNS).
+        self.requests: list[tuple[Any, ...]] = []
+        self.sessions: list[tuple[Any, ...]] = []
+        self.pages: list[tuple[Any, ...]] = []
+        # Per item: _event, item_position, and astuple(item) (the other _ITEM_ROW_COLUMNS).
+        self.item_events: list[int] = []
+        self.item_positions: list[int] = []
+        self.items: list[tuple[Any, ...]] = []
+
+    def next(self) -> _Batch:
+        """The empty batch that follows this one."""
+        return _Batch(self.first + len(self.events), {
+            "request": self.first_runs["request"] + len(self.requests),
+            "session": self.first_runs["session"] + len(self.sessions),
+            "page": self.first_runs["page"] + len(self.pages),
+        })
+
+    def to_arrow(self, hour: Hour) -> tuple[pa.RecordBatch, pa.RecordBatch | None, dict[str, pa.RecordBatch]]:
+        """The events' work-schema record batch, their items' (None when there is none), and
+        the record batch of each group's runs."""
+        n = len(self.events)
+        runs = {group: pa.RecordBatch.from_arrays(_columns(values, _RUN_ROWS[group]), schema=_RUN_GROUPS[group][1])
+                for group, values in (("request", self.requests), ("session", self.sessions), ("page", self.pages))}
+        arrays = dict(zip(_EVENT_COLUMNS, _columns(self.events, _EVENT_ROW), strict=True))
+        self.events = []
+        # event_time and client_ts are offsets from received_ts (see _EVENT_ROW).
+        local_request = pc.subtract(arrays["_request"], pa.scalar(self.first_runs["request"], pa.int32()))
+        received = pa.array([run[0] for run in self.requests], _TS_US).take(local_request)
+        for name in ("event_time", "client_ts"):
+            arrays[name] = pc.cast(pc.add_checked(received, arrays[name]), _TS_MS, safe=False)  # truncate to ms
+        arrays["received_ts"] = pc.cast(received, _TS_MS, safe=False)
+        # The digests as 32 hex digits each, in one piece.
+        hex_digits = self.hashes.hex().encode("ascii")
+        width = 2 * _HASH_BYTES
+        arrays["payload_hash"] = pa.Array.from_buffers(
+            pa.string(), n, [None, pa.py_buffer(array("i", range(0, width * n + 1, width))), pa.py_buffer(hex_digits)])
+        self.hashes = bytearray()
+        self.requests, self.sessions, self.pages = [], [], []
+        event_time = arrays["event_time"]
+        arrays["event_date"] = pc.cast(event_time, pa.date32())
+        arrays["event_hour"] = pc.cast(pc.hour(event_time), pa.int8())
+        arrays["received_hour"] = pa.repeat(pa.scalar(hour.start, _TS_MS), n)
+        events = pa.RecordBatch.from_arrays([arrays[name] for name in _EVENTS_WORK_SCHEMA.names],
+                                            schema=_EVENTS_WORK_SCHEMA)
+        items = None
+        if self.items:
+            items = pa.RecordBatch.from_arrays(
+                [pa.array(self.item_events, pa.int64()), pa.array(self.item_positions, pa.int16()),
+                 *_columns(self.items, _ITEM_ROW)],
+                schema=_ITEMS_WORK_SCHEMA)
+            self.item_events, self.item_positions, self.items = [], [], []
+        return events, items, runs
+
+
+def _columns(rows: list[tuple[Any, ...]], row_type: pa.StructType) -> list[pa.Array]:
+    """The columns of `rows`, tuples of `row_type`'s fields in order, with timestamps truncated
+    to milliseconds."""
+    columns = zip(*rows, strict=True) if rows else [()] * row_type.num_fields
+    arrays = [pa.array(values, f.type) for values, f in zip(columns, row_type, strict=True)]
+    return [pc.cast(array, _TS_MS, safe=False) if array.type == _TS_US else array for array in arrays]
+
+
+def _session_run(r: RawRecord) -> tuple[Any, ...]:
+    """The _SESSION_COLUMNS of an event."""
+    sdk, device, consent, user_id = r.sdk, r.device, r.consent, r.user_id
+    return (
+        r.app_id, r.platform, sdk.name, sdk.version, r.schema_version, r.anonymous_id, user_id, r.claimed_user_id,
+        r.anonymous_id if user_id is None else user_id, r.session_id,
+        *(_NO_DEVICE if device is None else (device.language, device.tz_offset_min, device.screen_w,
+                                             device.screen_h, device.viewport_w, device.viewport_h)),
+        None if consent is None else consent.analytics,
+    )
+
+
+def _page_run(page: Page | None, c: Campaign | None, derive: PageDeriver) -> tuple[Any, ...]:
+    """The _PAGE_COLUMNS of an event."""
+    if page is None:
+        url = path = title = referrer = page_view_id = None
+    else:
+        url, path, title, page_view_id = page.url, page.path, page.title, page.page_view_id
+        referrer = page.referrer or None
+    campaign = None if c is None else (c.source, c.medium, c.name, c.term, c.content, c.click_id)
+    return (url, title, referrer, page_view_id, *derive(url, path, referrer, campaign))
+
+
 class ChunkCleaner:
     """The clean step without I/O: feed it raw objects in manifest order, then `finish`.
 
@@ -321,11 +459,10 @@ class ChunkCleaner:
         self._start: datetime = hour.start
         self._end: datetime = hour.end
         self._keys: list[str] = []
-        self._rows: list[tuple[Any, ...]] = []
-        self._item_rows: list[tuple[Any, ...]] = []
+        self._batch = _Batch(0, dict.fromkeys(_RUN_GROUPS, 0))
         self._batches: list[pa.RecordBatch] = []
         self._item_batches: list[pa.RecordBatch] = []
-        self._event_count = 0  # rows appended so far: the next event's position in the chunk table
+        self._run_batches: dict[str, list[pa.RecordBatch]] = {group: [] for group in _RUN_GROUPS}
         self._rejected: list[tuple[int, bytes]] = []  # (input position, quarantine line)
         self._counts: dict[str, int] = {}
         self._page = PageDeriver()
@@ -344,98 +481,116 @@ class ChunkCleaner:
                          f"the raw object could not be read as gzip JSON lines ({exc}); it is left in raw", None, None)
             return
         base = index << _OBJECT_SHIFT
+        start, end, batch_rows, derive = self._start, self._end, self._batch_rows, self._page
+        canonical, blake2b, encode_properties = _CANONICAL.encode, hashlib.blake2b, _PROPERTIES.encode
+        # This loop runs once per event: all an event needs is read from its record here,
+        # while the record is in the CPU cache, into one tuple (see _Batch).
+        batch = self._batch
+        events, hashes, requests, sessions, pages = batch.events, batch.hashes, batch.requests, batch.sessions, batch.pages
+        item_events, item_positions, items = batch.item_events, batch.item_positions, batch.items
+        first_request, first_session, first_page = (batch.first_runs["request"], batch.first_runs["session"],
+                                                    batch.first_runs["page"])
+        server0 = sent0 = session0 = page0 = campaign0 = _NOTHING  # the current runs' values
+        request_run = session_run = page_run = -1
         for number, line in enumerate(lines):
-            self._add_line(base | number, key, number, line)
+            outcome = validate_record(line)
+            if type(outcome) is Rejection:
+                self._reject(base | number, key, number, line, outcome.code, outcome.message, outcome.path,
+                             outcome.event_id)
+                continue
+            r: RawRecord = outcome  # type: ignore[assignment]
+            s = r.server
+            received = s.received_ts
+            # The event time as an offset from received_ts (see _EVENT_ROW), compared with the
+            # limits where ingest compares derived_ts with received_ts -/+ a limit: the same test.
+            event_time = s.derived_ts - received
+            if (not start <= received < end or not _EARLIEST_LAG <= event_time <= FUTURE_LIMIT
+                    or r.event_seq > _INT32_MAX):
+                self._reject_checked(base | number, key, number, line, r)
+                continue
 
-    def _add_line(self, row: int, key: str, number: int, line: bytes) -> None:
-        outcome = validate_record(line)
-        if type(outcome) is Rejection:
-            self._reject(row, key, number, line, outcome.code, outcome.message, outcome.path, outcome.event_id)
-            return
-        record: RawRecord = outcome  # type: ignore[assignment]
+            s.derived_ts = None  # type: ignore[assignment]  # the one per-event field: `!=` compares the rest
+            sent = r.sent_ts
+            if s != server0 or sent != sent0:
+                server0, sent0 = s, sent
+                request_run = first_request + len(requests)
+                requests.append((received, sent, s.request_id, s.ip_trunc, s.ua_browser, s.ua_os,
+                                 device_class(s.ua_device, s.is_bot), s.is_bot))
+            session = (r.session_id, r.anonymous_id, r.user_id, r.claimed_user_id, r.app_id, r.platform, r.sdk,
+                       r.schema_version, r.device, r.consent)
+            if session != session0:
+                session0 = session
+                session_run = first_session + len(sessions)
+                sessions.append(_session_run(r))
+            page, campaign = r.page, r.campaign
+            if page != page0 or campaign != campaign0:
+                page0, campaign0 = page, campaign
+                page_run = first_page + len(pages)
+                pages.append(_page_run(page, campaign, derive))
+
+            props = r.properties
+            if props:
+                term = props.get("search_term")
+                if term is not None:
+                    term = search_term(term)
+                engaged = props.get("engaged_ms")
+                if engaged is not None:
+                    engaged = engaged_ms(engaged)
+                properties = encode_properties(props)  # UTF-8 bytes: Arrow checks and takes them as they are
+            else:
+                term = engaged = properties = None
+            e = r.ecommerce
+            if e is None:
+                currency = value = transaction_id = None
+                item_count = 0
+            else:
+                currency, value, transaction_id, event_items = e.currency, e.value, e.transaction_id, e.items
+                item_count = len(event_items)
+                if item_count:
+                    item_events += repeat(batch.first + len(events), item_count)
+                    item_positions += range(item_count)
+                    items += map(astuple, event_items)
+
+            # payload_hash(r), without putting the fields back: nothing reads them again.
+            event_id = r.event_id.lower()
+            event_name, client_ts, event_seq = r.event_name, r.event_ts - received, r.event_seq
+            r.event_id, r.sent_ts, r.server = event_id, None, None  # type: ignore[assignment]
+            hashes += blake2b(canonical(r), digest_size=_HASH_BYTES).digest()
+            events.append((
+                request_run, session_run, page_run, event_id, event_name, event_time, client_ts, event_seq,
+                term, engaged, properties, currency, value, transaction_id, item_count, base | number, _crc32(line),
+            ))
+            if len(events) >= batch_rows:
+                self._flush()
+                batch = self._batch
+                events, hashes, requests, sessions, pages = (batch.events, batch.hashes, batch.requests,
+                                                             batch.sessions, batch.pages)
+                item_events, item_positions, items = batch.item_events, batch.item_positions, batch.items
+                first_request, first_session, first_page = (batch.first_runs["request"],
+                                                            batch.first_runs["session"], batch.first_runs["page"])
+                server0 = sent0 = session0 = page0 = campaign0 = _NOTHING
+
+    def _reject_checked(self, row: int, key: str, number: int, line: bytes, record: RawRecord) -> None:
+        """Quarantine a valid record that fails a check of this step: the hour, the time window, event_seq."""
         server = record.server
         received = server.received_ts
+        derived = server.derived_ts
         if not self._start <= received < self._end:
             self._reject(row, key, number, line, Code.wrong_partition,
                          f"server.received_ts {received.isoformat()} is not in the hour {self.hour} of the raw "
                          "partition this line was stored in", "$.server.received_ts", record.event_id)
-            return
-        derived = server.derived_ts
-        if derived < received - LATE_LIMIT:
+        elif derived < received - LATE_LIMIT:
             self._reject(row, key, number, line, Code.stale_timestamp,
                          f"server.derived_ts {derived.isoformat()} is more than 72 h before server.received_ts "
                          f"{received.isoformat()}", "$.server.derived_ts", record.event_id)
-            return
-        if derived > received + FUTURE_LIMIT:
+        elif derived > received + FUTURE_LIMIT:
             self._reject(row, key, number, line, Code.future_timestamp,
                          f"server.derived_ts {derived.isoformat()} is more than 5 min after server.received_ts "
                          f"{received.isoformat()}", "$.server.derived_ts", record.event_id)
-            return
-        if record.event_seq > _INT32_MAX:
+        else:
             self._reject(row, key, number, line, Code.bad_value,
                          f"event_seq {record.event_seq} is above {_INT32_MAX}, the largest the processed layer stores",
                          "$.event_seq", record.event_id)
-            return
-        self._append(record, row, zlib.crc32(line))
-
-    def _append(self, r: RawRecord, row: int, crc: int) -> None:
-        s = r.server
-        event_id = r.event_id.lower()
-        page = r.page
-        if page is None:
-            url = path = title = referrer = page_view_id = None
-        else:
-            url, path, title, page_view_id = page.url, page.path, page.title, page.page_view_id
-            referrer = page.referrer or None
-        c = r.campaign
-        campaign = None if c is None else (c.source, c.medium, c.name, c.term, c.content, c.click_id)
-        pf = self._page(url, path, referrer, campaign)
-        d = r.device
-        if d is None:
-            language = tz_offset = screen_w = screen_h = viewport_w = viewport_h = None
-        else:
-            language, tz_offset = d.language, d.tz_offset_min
-            screen_w, screen_h, viewport_w, viewport_h = d.screen_w, d.screen_h, d.viewport_w, d.viewport_h
-        props = r.properties
-        if props:
-            term = search_term(props.get("search_term"))
-            engaged = engaged_ms(props.get("engaged_ms"))
-            properties = _PROPERTIES.encode(props).decode()
-        else:
-            term = engaged = properties = None
-        e = r.ecommerce
-        if e is None:
-            currency = value = transaction_id = None
-            item_count = 0
-        else:
-            currency, value, transaction_id = e.currency, e.value, e.transaction_id
-            items = e.items
-            item_count = len(items)
-            if item_count:
-                position = self._event_count
-                self._item_rows.extend(
-                    (position, i, it.item_id, it.item_name, it.item_category, it.item_brand, it.item_variant,
-                     it.price, it.quantity, it.index)
-                    for i, it in enumerate(items)
-                )
-        consent = r.consent
-        sdk = r.sdk
-        user_id = r.user_id
-        self._rows.append((
-            event_id, r.event_name, s.derived_ts, r.event_ts, r.sent_ts, s.received_ts, s.request_id, r.app_id,
-            r.platform, sdk.name, sdk.version, r.schema_version, r.anonymous_id, user_id, r.claimed_user_id,
-            user_id if user_id is not None else r.anonymous_id, r.session_id, r.event_seq,
-            url, pf.page_path, title, referrer, pf.referrer_host, page_view_id,
-            pf.utm_source, pf.utm_medium, pf.utm_campaign, pf.utm_term, pf.utm_content, pf.click_id, pf.channel,
-            device_class(s.ua_device, s.is_bot), s.ua_browser, s.ua_os, s.is_bot, None, s.ip_trunc,
-            language, tz_offset, screen_w, screen_h, viewport_w, viewport_h,
-            None if consent is None else consent.analytics,
-            term, engaged, currency, value, transaction_id, item_count, properties, payload_hash(r),
-            row, crc,
-        ))
-        self._event_count += 1
-        if len(self._rows) >= self._batch_rows:
-            self._flush()
 
     def _reject(self, row: int, key: str, number: int | None, line: bytes | None, code: Code, message: str,
                 path: str | None, event_id: str | None) -> None:
@@ -452,15 +607,18 @@ class ChunkCleaner:
         self._rejected.append((row, _encode_rejected(record)))
         self._counts[code.value] = self._counts.get(code.value, 0) + 1
 
-    # ---- rows -> Arrow
+    # ---- Python values -> Arrow
 
     def _flush(self) -> None:
-        if self._rows:
-            self._batches.append(_events_batch(self._rows, self.hour))
-            self._rows = []
-        if self._item_rows:
-            self._item_batches.append(_items_batch(self._item_rows))
-            self._item_rows = []
+        batch = self._batch
+        if batch.events:
+            self._batch = batch.next()
+            events, items, runs = batch.to_arrow(self.hour)
+            self._batches.append(events)
+            if items is not None:
+                self._item_batches.append(items)
+            for group, run_batch in runs.items():
+                self._run_batches[group].append(run_batch)
 
     # ---- output
 
@@ -470,11 +628,14 @@ class ChunkCleaner:
         self._flush()
         events = pa.Table.from_batches(self._batches, schema=_EVENTS_WORK_SCHEMA)
         items = pa.Table.from_batches(self._item_batches, schema=_ITEMS_WORK_SCHEMA)
+        runs = {group: pa.Table.from_batches(self._run_batches[group], schema=schema).combine_chunks()
+                for group, (_, schema) in _RUN_GROUPS.items()}
         self._batches, self._item_batches = [], []
+        self._run_batches = {group: [] for group in _RUN_GROUPS}
 
         plan = plan_dedup(events)
         if len(plan.synthetic):
-            self._quarantine_synthetic(events, plan.synthetic, plan.synthetic_kept, reload)
+            self._quarantine_synthetic(events, runs["request"], plan.synthetic, plan.synthetic_kept, reload)
 
         # Output order: (event_time, event_id), unique because ids are unique after dedup.
         # Sort the two key columns of the kept rows only, then gather everything once.
@@ -483,8 +644,8 @@ class ChunkCleaner:
         order = pc.take(plan.keep, pc.sort_indices(keys, sort_keys=[("event_time", "ascending"),
                                                                     ("event_id", "ascending")]))
         del keys
-        events_parquet = s3io.parquet_bytes(_gather(events, order, EVENTS_SCHEMA), schema=EVENTS_SCHEMA)
-        item_count, item_slices = _items_output(events, items, order)
+        events_parquet = s3io.parquet_bytes(_gather(events, runs, order), schema=EVENTS_SCHEMA)
+        item_count, item_slices = _items_output(events, runs["session"], items, order)
         items_parquet = s3io.parquet_bytes(item_slices, schema=ITEMS_SCHEMA)
 
         self._rejected.sort(key=lambda entry: entry[0])
@@ -498,11 +659,10 @@ class ChunkCleaner:
             quarantine_lines=[line for _, line in self._rejected],
         )
 
-    def _quarantine_synthetic(self, events: pa.Table, synthetic: pa.Array, kept: pa.Array,
+    def _quarantine_synthetic(self, events: pa.Table, requests: pa.Table, synthetic: pa.Array, kept: pa.Array,
                               reload: Callable[[str], bytes]) -> None:
-        cols = ("_row", "event_id")
-        dup = events.select(cols).take(synthetic).to_pylist()
-        winners = events.select(["received_ts", "request_id"]).take(kept).to_pylist()
+        dup = events.select(["_row", "event_id"]).take(synthetic).to_pylist()
+        winners = requests.select(["received_ts", "request_id"]).take(pc.take(events["_request"], kept)).to_pylist()
         wanted: dict[int, list[tuple[int, dict[str, Any], dict[str, Any]]]] = {}
         for d, w in zip(dup, winners, strict=True):
             row = d["_row"]
@@ -519,38 +679,30 @@ class ChunkCleaner:
                              "$.event_id", d["event_id"])
 
 
-def _events_batch(rows: list[tuple[Any, ...]], hour: Hour) -> pa.RecordBatch:
-    columns = dict(zip(_ROW_COLUMNS, zip(*rows, strict=True), strict=True))
-    arrays: dict[str, pa.Array] = {}
-    for name in _ROW_COLUMNS:
-        array = pa.array(columns[name], type=_BUILD_TYPES[name])
-        if array.type == _TS_US:
-            array = pc.cast(array, _TS_MS, safe=False)  # truncate to milliseconds
-        arrays[name] = array
-    event_time = arrays["event_time"]
-    arrays["event_date"] = pc.cast(event_time, pa.date32())
-    arrays["event_hour"] = pc.cast(pc.hour(event_time), pa.int8())
-    arrays["received_hour"] = pa.repeat(pa.scalar(hour.start, _TS_MS), len(rows))
-    return pa.RecordBatch.from_arrays([arrays[name] for name in _EVENTS_WORK_SCHEMA.names],
-                                      schema=_EVENTS_WORK_SCHEMA)
-
-
-def _items_batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
-    columns = list(zip(*rows, strict=True))
-    arrays = [pa.array(values, type=f.type) for values, f in zip(columns, _ITEMS_WORK_SCHEMA, strict=True)]
-    return pa.RecordBatch.from_arrays(arrays, schema=_ITEMS_WORK_SCHEMA)
-
-
-def _gather(table: pa.Table, order: pa.Array, schema: pa.Schema) -> Iterator[pa.Table]:
-    """`table.take(order)` with `schema`'s columns, one row group at a time (bounded extra memory)."""
-    narrow = table.select(schema.names)
+def _gather(events: pa.Table, runs: dict[str, pa.Table], order: pa.Array) -> Iterator[pa.Table]:
+    """The EVENTS_SCHEMA rows of `order` (rows of `events`), one row group at a time
+    (bounded extra memory): each event's own columns, and its runs' columns by run number."""
+    own = events.select([name for name in _EVENTS_WORK_SCHEMA.names if name in EVENTS_SCHEMA.names
+                         or name in ("_request", "_session", "_page")])
+    work = pa.schema([_EVENTS_WORK_SCHEMA.field(f.name) if f.name in _EVENTS_WORK_SCHEMA.names else f
+                      for f in EVENTS_SCHEMA])
+    # received_ts is both an event column (for dedup) and a request run column (its source).
+    from_runs = {group: [name for name in schema.names if name not in own.column_names]
+                 for group, (_, schema) in _RUN_GROUPS.items()}
     if len(order) == 0:
-        yield narrow.slice(0, 0).cast(schema)
+        yield EVENTS_SCHEMA.empty_table()
     for start in range(0, len(order), s3io.ROW_GROUP_ROWS):
-        yield narrow.take(order.slice(start, s3io.ROW_GROUP_ROWS)).cast(schema)
+        part = own.take(order.slice(start, s3io.ROW_GROUP_ROWS))
+        columns: dict[str, Any] = {name: part[name] for name in part.column_names}
+        for group, (column, _) in _RUN_GROUPS.items():
+            taken = runs[group].select(from_runs[group]).take(part[column])
+            columns.update(zip(taken.column_names, taken.columns, strict=True))
+        columns[_COUNTRY] = pa.nulls(part.num_rows, pa.string())
+        yield pa.Table.from_arrays([columns[name] for name in EVENTS_SCHEMA.names], schema=work).cast(EVENTS_SCHEMA)
 
 
-def _items_output(events: pa.Table, items: pa.Table, order: pa.Array) -> tuple[int, Iterator[pa.Table]]:
+def _items_output(events: pa.Table, sessions: pa.Table, items: pa.Table,
+                  order: pa.Array) -> tuple[int, Iterator[pa.Table]]:
     """ITEMS_SCHEMA rows of the kept events, in the events' output order then item position:
     the row count, and the rows one row group at a time."""
     # The output position of each item's event, null when the event was dropped.
@@ -562,8 +714,10 @@ def _items_output(events: pa.Table, items: pa.Table, order: pa.Array) -> tuple[i
     item_rows = pc.take(kept, rank)  # rows of `items`, in output order
     event_rows = pc.take(order, pc.take(position, rank))  # each one's event row in `events`
     own = items.select(list(_ITEM_ROW_COLUMNS[1:]))
-    from_event = events.select(list(_ITEM_EVENT_COLUMNS))
-    work = pa.schema([_work_field(f) if f.name in _ITEM_EVENT_COLUMNS else _ITEMS_WORK_SCHEMA.field(f.name)
+    from_event = events.select([*_ITEM_EVENT_COLUMNS, "_session"])
+    from_session = sessions.select(list(_ITEM_SESSION_COLUMNS))
+    work = pa.schema([_EVENTS_WORK_SCHEMA.field(f.name) if f.name in _ITEM_EVENT_COLUMNS
+                      else _ITEMS_WORK_SCHEMA.field(f.name) if f.name in _ITEM_ROW_COLUMNS else f
                       for f in ITEMS_SCHEMA])
 
     def slices() -> Iterator[pa.Table]:
@@ -572,7 +726,9 @@ def _items_output(events: pa.Table, items: pa.Table, order: pa.Array) -> tuple[i
         for start in range(0, len(item_rows), s3io.ROW_GROUP_ROWS):
             part = own.take(item_rows.slice(start, s3io.ROW_GROUP_ROWS))
             event_part = from_event.take(event_rows.slice(start, s3io.ROW_GROUP_ROWS))
+            session_part = from_session.take(event_part["_session"])
             columns = {name: event_part[name] for name in _ITEM_EVENT_COLUMNS}
+            columns.update({name: session_part[name] for name in _ITEM_SESSION_COLUMNS})
             columns.update({name: part[name] for name in _ITEM_ROW_COLUMNS[1:]})
             yield pa.Table.from_arrays([columns[n] for n in ITEMS_SCHEMA.names], schema=work).cast(ITEMS_SCHEMA)
 

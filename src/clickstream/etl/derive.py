@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
@@ -273,7 +273,28 @@ def page_fields(
     Each campaign column is `campaign.*` when the event has it, else the page URL's
     parameter; an empty page.path falls back to the URL's path.
     """
-    from_url = url_campaign(url)
+    return _page_fields(_url_parts(url), referrer_host(referrer), path, campaign)
+
+
+class _UrlParts(NamedTuple):
+    """What page_fields needs of a page URL."""
+
+    campaign: UrlCampaign
+    host: str | None
+    path: str | None
+
+
+def _url_parts(url: str | None) -> _UrlParts:
+    return _UrlParts(url_campaign(url), host_of(url), url_path(url))
+
+
+def _page_fields(
+    url: _UrlParts,
+    ref_host: str | None,
+    path: str | None,
+    campaign: tuple[str | None, str | None, str | None, str | None, str | None, str | None] | None,
+) -> PageFields:
+    from_url = url.campaign
     source, medium, name, term, content, click_id = campaign or (None, None, None, None, None, None)
     source = _blank_to_none(source) or from_url.source
     medium = _blank_to_none(medium) or from_url.medium
@@ -281,11 +302,10 @@ def page_fields(
     term = _blank_to_none(term) or from_url.term
     content = _blank_to_none(content) or from_url.content
     click_id = _blank_to_none(click_id) or from_url.click_id
-    ref_host = referrer_host(referrer)
     # Navigation inside the site is not a referral (see channel()).
-    external = ref_host if ref_host is not None and ref_host != host_of(url) else None
+    external = ref_host if ref_host is not None and ref_host != url.host else None
     return PageFields(
-        path or url_path(url), ref_host, source, medium, name, term, content, click_id,
+        path or url.path, ref_host, source, medium, name, term, content, click_id,
         channel(source, medium, external, click_id),
     )
 
@@ -298,11 +318,18 @@ def _blank_to_none(value: str | None) -> str | None:
 
 
 class PageDeriver:
-    """`page_fields` behind a bounded dictionary cache (cleared when full: simple, and an
-    hour's distinct pages fit many times over)."""
+    """`page_fields` behind bounded dictionary caches (each cleared when full: simple, and an
+    hour's distinct pages fit many times over).
+
+    An hour has a few thousand distinct URLs and referrers but several times more
+    combinations of URL, referrer and campaign, so the URL parsing is cached per URL and per
+    referrer, and the combination per (url, path, referrer, campaign).
+    """
 
     def __init__(self, max_entries: int = 200_000) -> None:
         self._cache: dict[tuple[object, ...], PageFields] = {}
+        self._urls: dict[str | None, _UrlParts] = {}
+        self._referrers: dict[str | None, str | None] = {}
         self._max = max_entries
 
     def __call__(
@@ -315,10 +342,26 @@ class PageDeriver:
         key = (url, path, referrer, campaign)
         fields = self._cache.get(key)
         if fields is None:
-            if len(self._cache) >= self._max:
-                self._cache.clear()
-            fields = self._cache[key] = page_fields(url, path, referrer, campaign)
+            parts = self._urls.get(url)
+            if parts is None:
+                parts = _remember(self._urls, url, _url_parts(url), self._max)
+            if referrer in self._referrers:
+                ref_host = self._referrers[referrer]
+            else:
+                ref_host = _remember(self._referrers, referrer, referrer_host(referrer), self._max)
+            fields = _remember(self._cache, key, _page_fields(parts, ref_host, path, campaign), self._max)
         return fields
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V, max_entries: int) -> _V:
+    if len(cache) >= max_entries:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 # --------------------------------------------------------------------------- other columns
