@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             keys["dashboard.max_page_median_ms"] = results["dashboard"]["max_page_median_ms"]
             if keys["dashboard.max_page_median_ms"] is None:
                 notes["dashboard.max_page_median_ms"] = results["dashboard"]["reason"]
+            else:
+                notes["dashboard.max_page_median_ms"] = results["dashboard"]["note"]
         if "cost" in only and "ingest" in results and "etl" in results:
             head = next(s for s in results["etl"]["sizes"] if s["events"] == keys["etl.events"])
             c = cost.model(handler_us_per_event=results["ingest"]["handler"]["us_per_event"]["median"], etl=head)

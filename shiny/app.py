@@ -8,16 +8,18 @@ not at import. Run it with `clickstream dashboard` or `shiny run shiny/app.py`.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from shinywidgets import output_widget, render_plotly
 
-from clickstream.dashboard import charts, present
+from clickstream.dashboard import charts, present, queries, widgets
 from clickstream.dashboard.definitions import DEFINITIONS, FOOTNOTES
 from clickstream.dashboard.filters import PRESETS, Filters, preset_range, today_utc
-from clickstream.dashboard.queries import SPLITS, Dashboard, DashboardError, from_env
+from clickstream.dashboard.queries import SPLITS, Dashboard, DashboardError, DashboardNotReady, from_env
 from shiny import App, reactive, render, req, ui
 
 EMPTY_HELP = ("No data has been loaded yet. Locally, run `make run` (it seeds demo traffic on first start) or, "
@@ -57,8 +59,22 @@ def chart(id: str) -> ui.Tag:
     return ui.card(output_widget(id), class_="cs-chart", full_screen=True)
 
 
-def grid(id: str, title: str, key: str | None = None) -> ui.Tag:
-    return ui.card(ui.card_header(title, " ", info(key) if key else ""), ui.output_data_frame(id))
+def grid(id: str, title: str, key: str | None = None, columns: tuple[tuple[str, str], ...] = ()) -> ui.Tag:
+    """A table card: the title's definition, then "column ⓘ" for each (label, key) of `columns`."""
+    header: list[Any] = [title, " ", info(key)] if key else [title]
+    header += [ui.span(" · ", label, info(k), class_="small text-muted") for label, k in columns]
+    return ui.card(ui.card_header(*header), ui.output_data_frame(id))
+
+
+def plot(fn: Callable[[], Any]) -> Any:
+    """`@render_plotly` for a function returning a plotly Figure, sent as the light widget
+    (plotly's 4.9 MB front-end bundle loaded once per page, not once per chart)."""
+
+    @functools.wraps(fn)
+    def render_widget() -> Any:
+        return widgets.as_widget(fn())
+
+    return render_plotly(render_widget)
 
 
 def page(id: str, title: str, *children: Any) -> ui.NavPanel:
@@ -72,7 +88,9 @@ app_ui = ui.page_navbar(
     page("traffic", "Traffic",
          ui.layout_columns(chart("traffic_trend"), chart("traffic_channels"), col_widths=(8, 4)),
          ui.layout_columns(grid("traffic_sources", "Sources / medium / campaign", "sessions"),
-                           grid("traffic_pages", "Top pages (entries, exits)", "entries"), col_widths=(6, 6)),
+                           grid("traffic_pages", "Top pages", "page_views", (("entries", "entries"), ("exits", "exits"),
+                                                                      ("avg. engagement", "page_engagement"))),
+                           col_widths=(6, 6)),
          ui.layout_columns(chart("traffic_devices"), chart("traffic_browsers"), col_widths=(6, 6))),
     page("products", "Products",
          ui.layout_columns(chart("products_top"), chart("products_categories"), col_widths=(7, 5)),
@@ -108,6 +126,7 @@ app_ui = ui.page_navbar(
         width=260,
     ),
     header=ui.div(
+        widgets.head(),
         ui.tags.style(
             ".cs-info{cursor:help;color:#64748b;font-size:.85em;margin-left:.25em}"
             ".cs-footnotes{font-size:.85em;color:#475569;margin:1em 0}.cs-footnotes dt{text-transform:capitalize}"
@@ -185,10 +204,11 @@ def server(input: Any, output: Any, session: Any) -> None:
     def status() -> dict[str, Any]:
         try:
             d = dashboard()
-            extent = d.data_extent()
-            segments = d.segment_values()
+            extent, segments = queries.SESSION_START(d)
+        except DashboardNotReady as exc:
+            return {"kind": "error", "title": "The warehouse is not set up.", "message": str(exc)}
         except DashboardError as exc:
-            return {"kind": "error", "message": str(exc)}
+            return {"kind": "error", "title": "The warehouse cannot be reached.", "message": str(exc)}
         if extent.get("last_day") is None:
             return {"kind": "empty", "message": EMPTY_HELP, "segments": segments}
         return {"kind": "ok", "extent": extent, "segments": segments}
@@ -226,25 +246,40 @@ def server(input: Any, output: Any, session: Any) -> None:
         return Filters.build(start, end, device_class=input.device_class(), channel=input.channel(),
                              country=input.country())
 
-    def ready(page: str, *, allow_empty: bool = False) -> Dashboard:
-        """The dashboard, once the warehouse answers and has data, for the page on screen only:
-        the other pages' outputs wait until their tab is opened (plotly widgets are costly)."""
-        kind = status()["kind"]
-        req(kind == "ok" or (allow_empty and kind == "empty"))
-        req(input.page() == page)
-        return dashboard()
-
     def previous() -> Filters | None:
         return filters().previous() if input.compare() else None
+
+    # The filters each page was last drawn with. Only the page on screen takes the sidebar's
+    # filters (the others wait until their tab is opened: their queries and widgets are not
+    # free), and leaving a page does not touch it: going back with the same filters shows it
+    # again at once, without a query or a new widget.
+    shown: dict[str, reactive.Value[tuple[Filters, Filters | None] | None]] = {
+        name: reactive.value(None) for name in KPIS}
+
+    @reactive.effect
+    def _show_page() -> None:
+        name, kind = input.page(), status()["kind"]
+        if name in shown and (kind == "ok" or (kind == "empty" and name == "pipeline")):
+            wanted = (filters(), previous())
+            with reactive.isolate():
+                if shown[name]() != wanted:
+                    shown[name].set(wanted)
+
+    def ready(page: str) -> tuple[Dashboard, Filters, Filters | None]:
+        """The dashboard and the page's filters (current, previous period or None), once the
+        page has been opened with data to show."""
+        inputs = shown[page]()
+        req(inputs is not None)
+        return dashboard(), *inputs
 
     @render.ui
     def status_banner() -> Any:
         s = status()
         if s["kind"] == "error":
-            return ui.div(ui.strong("The warehouse cannot be reached. "), s["message"],
+            return ui.div(ui.strong(s["title"]), " ", queries.sentences(s["message"]),
                           class_="alert alert-danger cs-banner", id="cs-error")
         if s["kind"] == "empty":
-            return ui.div(ui.strong("No data yet. "), s["message"], class_="alert alert-info cs-banner",
+            return ui.div(ui.strong("No data yet."), " ", s["message"], class_="alert alert-info cs-banner",
                           id="cs-empty")
         return None
 
@@ -260,60 +295,54 @@ def server(input: Any, output: Any, session: Any) -> None:
             return ui.div(text, " Nothing falls in this range: choose another.", class_="alert alert-warning small")
         return ui.p(text, class_="small text-muted")
 
+    # Each page reads its data in one reactive calc, through the same function the benchmark
+    # times (clickstream.dashboard.queries.PAGES); its outputs only draw.
+
     # ---- Traffic
 
     @reactive.calc
     def traffic() -> dict[str, Any]:
-        d, f, p = ready("traffic"), filters(), previous()
-        return {"kpis": d.traffic_kpis(f), "prev_kpis": d.traffic_kpis(p) if p else None,
-                "trend": d.traffic_trend(f), "prev_trend": d.traffic_trend(p) if p else None}
+        d, f, p = ready("traffic")
+        return {**queries.traffic_page(d, f, p), "filters": f}
 
     @render.ui
     def traffic_kpis() -> Any:
         t = traffic()
         return kpi_row("traffic", t["kpis"], t["prev_kpis"])
 
-    @render_plotly
+    @plot
     def traffic_trend() -> Any:
         t = traffic()
-        return charts.trend(t["trend"], t["prev_trend"], filters(), "sessions", "Sessions")
+        return charts.trend(t["trend"], t["prev_trend"], t["filters"], "sessions", "Sessions")
 
-    @reactive.calc
-    def sources() -> Any:
-        return ready("traffic").sources(filters(), limit=50)
-
-    @render_plotly
+    @plot
     def traffic_channels() -> Any:
-        frame = sources()
+        frame = traffic()["sources"]
         by_channel = frame.groupby("channel", as_index=False)["sessions"].sum().sort_values("sessions",
                                                                                              ascending=False)
         return charts.bar(by_channel, "channel", [("sessions", "sessions")], "Sessions by channel", horizontal=True)
 
     @render.data_frame
     def traffic_sources() -> Any:
-        return present.table(sources(), {"channel": ("Channel", "text"), "utm_source": ("Source", "text"),
-                                         "utm_medium": ("Medium", "text"), "utm_campaign": ("Campaign", "text"),
-                                         "sessions": ("Sessions", "number"), "bounce_rate": ("Bounce", "percent"),
-                                         "orders": ("Orders", "number"), "revenue": ("Revenue", "money")})
+        return present.table(traffic()["sources"], {
+            "channel": ("Channel", "text"), "utm_source": ("Source", "text"), "utm_medium": ("Medium", "text"),
+            "utm_campaign": ("Campaign", "text"), "sessions": ("Sessions", "number"),
+            "bounce_rate": ("Bounce", "percent"), "orders": ("Orders", "number"), "revenue": ("Revenue", "money")})
 
     @render.data_frame
     def traffic_pages() -> Any:
-        return present.table(ready("traffic").top_pages(filters()), {
+        return present.table(traffic()["pages"], {
             "page_path": ("Page", "text"), "views": ("Views", "number"), "entries": ("Entries", "number"),
-            "exits": ("Exits", "number")})
+            "exits": ("Exits", "number"), "engagement_s_per_view": ("Avg. engagement", "seconds")})
 
-    @reactive.calc
-    def devices() -> Any:
-        return ready("traffic").devices(filters())
-
-    @render_plotly
+    @plot
     def traffic_devices() -> Any:
-        frame = devices().groupby("device_class", as_index=False)["sessions"].sum()
+        frame = traffic()["devices"].groupby("device_class", as_index=False)["sessions"].sum()
         return charts.pie(list(frame["device_class"]), list(frame["sessions"]), "Sessions by device class")
 
-    @render_plotly
+    @plot
     def traffic_browsers() -> Any:
-        frame = devices().groupby(["browser", "os"], as_index=False)["sessions"].sum()
+        frame = traffic()["devices"].groupby(["browser", "os"], as_index=False)["sessions"].sum()
         frame["label"] = frame["browser"] + " / " + frame["os"]
         return charts.bar(frame.sort_values("sessions", ascending=False).head(10), "label",
                           [("sessions", "sessions")], "Sessions by browser / OS", horizontal=True)
@@ -321,31 +350,31 @@ def server(input: Any, output: Any, session: Any) -> None:
     # ---- Products
 
     @reactive.calc
-    def products() -> Any:
-        return ready("products").products(filters())
+    def products() -> dict[str, Any]:
+        return queries.products_page(*ready("products"))
 
     @render.ui
     def products_kpis() -> Any:
-        p = previous()
+        p = products()
         # totals over every product: the category rollup covers them all, the top table does not
-        return kpi_row("products", _product_totals(ready("products").categories(filters())),
-                       _product_totals(ready("products").categories(p)) if p else None)
+        return kpi_row("products", _product_totals(p["categories"]),
+                       _product_totals(p["prev_categories"]) if p["prev_categories"] is not None else None)
 
-    @render_plotly
+    @plot
     def products_top() -> Any:
-        frame = products().head(10)
+        frame = products()["products"].head(10)
         frame = frame.assign(label=frame["item_name"])
         return charts.bar(frame, "label", [("views", "views"), ("add_to_carts", "add to cart"),
                                            ("purchases", "purchases")], "Top products (by revenue)")
 
-    @render_plotly
+    @plot
     def products_categories() -> Any:
-        return charts.bar(ready("products").categories(filters()), "item_category", [("revenue", "revenue")],
+        return charts.bar(products()["categories"], "item_category", [("revenue", "revenue")],
                           "Revenue by category", horizontal=True)
 
     @render.data_frame
     def products_table() -> Any:
-        return present.table(products(), {
+        return present.table(products()["products"], {
             "item_name": ("Product", "text"), "item_category": ("Category", "text"), "views": ("Views", "number"),
             "add_to_carts": ("Add to cart", "number"), "purchases": ("Purchases", "number"),
             "view_to_cart": ("View → cart", "percent"), "cart_to_purchase": ("Cart → purchase", "percent"),
@@ -353,18 +382,20 @@ def server(input: Any, output: Any, session: Any) -> None:
 
     @reactive.effect
     def _product_choices() -> None:
-        frame = products()
+        frame = products()["products"]
         choices = {str(i): f"{n} ({i})" for i, n in zip(frame["item_id"], frame["item_name"], strict=True)}
         current = input.product()
         ui.update_select("product", choices=choices,
                          selected=current if current in choices else next(iter(choices), None))
 
-    @render_plotly
+    @plot
     def products_drill() -> Any:
-        item = input.product()
+        # the top product until the choices arrive (the same one the select then shows)
+        item = input.product() or queries.first_product(products())
         if not item:
-            return charts.empty("Product by day", "Pick a product")
-        frame = ready("products").product_daily(filters(), item)
+            return charts.empty("Product by day", "No product viewed in this range")
+        d, f, _ = ready("products")
+        frame = d.product_daily(f, item)
         return charts.bar(frame, "day", [("views", "views"), ("add_to_carts", "add to cart"),
                                          ("purchases", "purchases")], f"Product {item} by day")
 
@@ -372,53 +403,51 @@ def server(input: Any, output: Any, session: Any) -> None:
 
     @reactive.calc
     def behaviour() -> dict[str, Any]:
-        d, p = ready("behaviour"), previous()
-        return {"kpis": d.behaviour_kpis(filters()), "prev": d.behaviour_kpis(p) if p else None}
+        return queries.behaviour_page(*ready("behaviour"))
 
     @render.ui
     def behaviour_kpis() -> Any:
         b = behaviour()
-        return kpi_row("behaviour", b["kpis"], b["prev"])
+        return kpi_row("behaviour", b["kpis"], b["prev_kpis"])
 
-    @render_plotly
+    @plot
     def behaviour_new_returning() -> Any:
         k = behaviour()["kpis"]
         return charts.pie(["new", "returning"], [k["new_visitors"], k["returning_visitors"]],
                           "New vs returning visitors")
 
-    @render_plotly
+    @plot
     def behaviour_durations() -> Any:
-        return charts.bar(ready("behaviour").session_durations(filters()), "bucket_label",
-                          [("sessions", "sessions"), ("bounces", "bounces")], "Session duration")
+        return charts.bar(behaviour()["durations"], "bucket_label", [("sessions", "sessions"), ("bounces", "bounces")],
+                          "Session duration")
 
-    @render_plotly
+    @plot
     def behaviour_paths() -> Any:
-        frame = ready("behaviour").landing_paths(filters(), limit=12)
+        frame = behaviour()["paths"]
         frame = frame.assign(label=frame["landing_path"] + " → " + frame["second_path"])
         return charts.bar(frame, "label", [("sessions", "sessions")], "Common paths from the landing page",
                           horizontal=True)
 
-    @render_plotly
+    @plot
     def behaviour_retention() -> Any:
-        return charts.heatmap(ready("behaviour").retention(filters()), "Retention by first-visit week (cohort size)")
+        return charts.heatmap(behaviour()["retention"], "Retention by first-visit week (cohort size)")
 
     # ---- Funnel
 
     @reactive.calc
     def funnel() -> dict[str, Any]:
-        d, p = ready("funnel"), previous()
-        return {"steps": d.funnel(filters()), "prev": d.funnel(p) if p else None}
+        return queries.funnel_page(*ready("funnel"))
 
     @render.ui
     def funnel_kpis() -> Any:
         fu = funnel()
         return kpi_row("funnel", _funnel_kpis(fu["steps"]),
-                       _funnel_kpis(fu["prev"]) if fu["prev"] is not None else None)
+                       _funnel_kpis(fu["prev_steps"]) if fu["prev_steps"] is not None else None)
 
-    @render_plotly
+    @plot
     def funnel_chart() -> Any:
         fu = funnel()
-        return charts.funnel(fu["steps"], fu["prev"], "Sessions by funnel step")
+        return charts.funnel(fu["steps"], fu["prev_steps"], "Sessions by funnel step")
 
     @render.data_frame
     def funnel_table() -> Any:
@@ -426,70 +455,71 @@ def server(input: Any, output: Any, session: Any) -> None:
             "step": ("Step", "text"), "sessions": ("Sessions", "number"), "dropoff": ("Drop-off", "number"),
             "step_conversion": ("From previous step", "percent"), "conversion": ("From view_item", "percent")})
 
-    @render_plotly
+    @plot
     def funnel_segments() -> Any:
-        frame = ready("funnel").funnel_by_segment(filters(), input.funnel_split())
+        split = input.funnel_split() or queries.DEFAULT_SPLIT
+        d, f, _ = ready("funnel")
+        frame = d.funnel_by_segment(f, split)
         return charts.bar(frame, "segment", [("view_item", "view_item"), ("add_to_cart", "add_to_cart"),
                                              ("begin_checkout", "begin_checkout"), ("purchase", "purchase")],
-                          f"Funnel by {SPLITS[input.funnel_split()].lower()}")
+                          f"Funnel by {SPLITS[split].lower()}")
 
     # ---- Search
 
+    @reactive.calc
+    def search() -> dict[str, Any]:
+        return queries.search_page(*ready("search"))
+
     @render.ui
     def search_kpis() -> Any:
-        d, p = ready("search"), previous()
-        return kpi_row("search", d.search_kpis(filters()), d.search_kpis(p) if p else None)
+        s = search()
+        return kpi_row("search", s["kpis"], s["prev_kpis"])
 
-    @reactive.calc
-    def search_terms() -> Any:
-        return ready("search").search_terms(filters())
-
-    @render_plotly
+    @plot
     def search_top() -> Any:
-        return charts.bar(search_terms().head(10), "search_term", [("searches", "searches"),
-                                                                   ("no_view", "no product view after")],
+        return charts.bar(search()["terms"].head(10), "search_term", [("searches", "searches"),
+                                                                      ("no_view", "no product view after")],
                           "Top queries", horizontal=True)
 
-    @render_plotly
+    @plot
     def search_daily() -> Any:
-        frame = ready("search").search_daily(filters())
-        return charts.bar(frame, "day", [("searches", "searches"), ("with_purchase", "followed by a purchase")],
-                          "Searches by day")
+        return charts.bar(search()["daily"], "day", [("searches", "searches"),
+                                                     ("with_purchase", "followed by a purchase")], "Searches by day")
 
     @render.data_frame
     def search_table() -> Any:
-        return present.table(search_terms(), {
+        return present.table(search()["terms"], {
             "search_term": ("Query", "text"), "searches": ("Searches", "number"),
             "no_view": ("No product view after", "number"), "with_purchase": ("Purchase after", "number"),
             "purchase_rate": ("Search → purchase", "percent")})
 
     # ---- Pipeline health (date range only; shown even before any traffic is loaded)
 
+    @reactive.calc
+    def pipeline() -> dict[str, Any]:
+        d, f, _ = ready("pipeline")  # date range only: no comparison
+        return queries.pipeline_page(d, f)
+
     @render.ui
     def pipeline_kpis() -> Any:
-        d = ready("pipeline", allow_empty=True)
-        summary, fresh = d.pipeline_summary(filters()), d.freshness()
+        p = pipeline()
+        summary, fresh = p["summary"], p["freshness"]
         values = {"runs": summary.get("runs"), "failed": summary.get("failed"),
                   "quarantined": summary.get("quarantined"), "freshness": fresh.get("lag_s")}
         return kpi_row("pipeline", values, None)
 
-    @reactive.calc
-    def runs() -> Any:
-        return ready("pipeline", allow_empty=True).pipeline_runs(filters())
-
-    @render_plotly
+    @plot
     def pipeline_runs_chart() -> Any:
-        return charts.runs(runs(), "Run duration by hour")
+        return charts.runs(pipeline()["runs"], "Run duration by hour")
 
-    @render_plotly
+    @plot
     def pipeline_quarantine() -> Any:
-        frame = ready("pipeline", allow_empty=True).quarantine_daily(filters())
-        frame = frame.assign(reason=frame["stage"] + ": " + frame["error_code"])
-        return charts.stacked_over_time(frame, "day", "reason", "records", "Quarantined records by reason")
+        return charts.stacked_over_time(pipeline()["quarantine"], "hour", "reason", "records",
+                                        "Quarantined records by reason, per hour")
 
     @render.data_frame
     def pipeline_runs() -> Any:
-        return present.table(runs(), {
+        return present.table(pipeline()["runs"], {
             "hour": ("Hour", "text"), "status": ("Status", "text"), "duration_s": ("Duration", "seconds"),
             "inserted_events": ("Rows loaded", "number"), "quarantined": ("Quarantined", "number"),
             "dq_critical_failures": ("DQ critical", "number"), "dq_warnings": ("DQ warnings", "number"),
@@ -497,15 +527,15 @@ def server(input: Any, output: Any, session: Any) -> None:
 
     @render.data_frame
     def pipeline_dq() -> Any:
-        return present.table(ready("pipeline", allow_empty=True).dq_summary(filters()), {
+        return present.table(pipeline()["dq"], {
             "suite": ("Suite", "text"), "expectation": ("Expectation", "text"), "column_name": ("Column", "text"),
             "severity": ("Severity", "text"), "checks": ("Checks", "number"), "failures": ("Failures", "number")})
 
     @render.data_frame
     def pipeline_alerts() -> Any:
-        return present.table(ready("pipeline", allow_empty=True).alerts(filters()), {
+        return present.table(pipeline()["alerts"], {
             "hour": ("Hour", "text"), "failed_state": ("Failed state", "text"), "error": ("Error", "text"),
             "cause": ("Cause", "text")})
 
 
-app = App(app_ui, server)
+app = App(app_ui, server, static_assets=widgets.static_assets())

@@ -81,9 +81,21 @@ class DataSet:
         out["sessions"] = len(chosen)
         terms: dict[str, int] = defaultdict(int)
         products: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        pages: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for s in chosen:
             events = sorted((r.event for r in s.rows), key=lambda e: (e["event_time"], e["event_seq"]))
             names = [e["event_name"] for e in events]
+            # page views in order (the first event of each page_view_id), with the engaged time of
+            # every event carrying that page_view_id
+            views: dict[str, str] = {}
+            for e in events:
+                if e["event_name"] == "page_view":
+                    views.setdefault(e["page_view_id"], e["page_path"])
+            for n, (view, path) in enumerate(views.items()):
+                pages[path]["views"] += 1
+                pages[path]["entries"] += n == 0
+                pages[path]["exits"] += n == len(views) - 1
+                pages[path]["engaged_ms"] += sum(e["engaged_ms"] or 0 for e in events if e["page_view_id"] == view)
             page_views = len({e["page_view_id"] for e in events if e["event_name"] == "page_view"})
             engaged = sum(e["engaged_ms"] or 0 for e in events)
             out["page_views"] += page_views
@@ -117,6 +129,7 @@ class DataSet:
                         products[item["item_id"]]["purchases"] += 1
                         products[item["item_id"]]["revenue"] += item["price"] * item["quantity"]
         out["terms"] = dict(terms)
+        out["pages"] = {k: dict(v) for k, v in pages.items()}
         out["products"] = {k: dict(v) for k, v in products.items()}
         return dict(out)
 
@@ -242,34 +255,46 @@ from tests.integration.conftest_warehouse import (  # noqa: E402
 APP = __import__("pathlib").Path(__file__).resolve().parents[2] / "shiny" / "app.py"
 
 
-def run_app(url: str) -> Any:
+def run_app(url: str, *, wait: bool = True) -> Any:
+    """The app in a subprocess on `url`; with wait=False, call `.wait_until_ready(secs)` later
+    (several apps then start at once)."""
     from shiny.run import run_shiny_app
 
     # the app reads DATABASE_URL at its first session; DATABASE_SECRET_ARN must not win over it
     return run_shiny_app(APP, env={"DATABASE_URL": url, "DATABASE_SECRET_ARN": "", "SHINY_TESTMODE": "1"},
-                         timeout_secs=30)
+                         timeout_secs=30, wait_for_start=wait)
 
 
 @pytest.fixture(scope="module")
-def dashboard_data(wh_server: Any) -> Any:
-    """A warehouse with four days of traffic ending today (so the default 7-day range shows it)."""
+def _dashboard_warehouse(wh_server: Any) -> Any:
+    """(data set, URL, app process): the app starts on the new database while the data loads
+    (it reads the warehouse only at the first browser session)."""
     from clickstream.warehouse.db import connect
 
     data = build(today_utc(), days=4, sessions_per_day=16)
     name = create_database(template=template_database())
-    conn = connect(database_url(name))
+    proc = run_app(database_url(name), wait=False)
     try:
-        load(conn, data)
+        conn = connect(database_url(name))
+        try:
+            load(conn, data)
+        finally:
+            conn.close()
+        yield data, database_url(name), proc
     finally:
-        conn.close()
-    yield data, database_url(name)
-    drop_database(name)
+        proc.close()
+        drop_database(name)
 
 
 @pytest.fixture(scope="module")
-def dashboard_app(dashboard_data: Any) -> Any:
-    proc = run_app(dashboard_data[1])
-    try:
-        yield proc
-    finally:
-        proc.close()
+def dashboard_data(_dashboard_warehouse: Any) -> Any:
+    """A warehouse with four days of traffic ending today (so the default 7-day range shows it)."""
+    data, url, _ = _dashboard_warehouse
+    return data, url
+
+
+@pytest.fixture(scope="module")
+def dashboard_app(_dashboard_warehouse: Any) -> Any:
+    proc = _dashboard_warehouse[2]
+    proc.wait_until_ready(30)
+    return proc

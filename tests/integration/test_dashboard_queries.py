@@ -12,8 +12,8 @@ from datetime import date
 import pytest
 
 from clickstream.dashboard.definitions import DEFINITIONS
-from clickstream.dashboard.filters import Filters, preset_range
-from clickstream.dashboard.queries import PAGES, Dashboard, DashboardUnavailable, queries
+from clickstream.dashboard.filters import MAX_DAYS, Filters, preset_range
+from clickstream.dashboard.queries import PAGES, Dashboard, DashboardUnavailable, queries, sentences
 from clickstream.warehouse.db import connect
 from tests.e2e.conftest_dashboard import FUNNEL, DataSet, build, load
 from tests.integration.conftest_warehouse import create_database, database_url, drop_database, template_database
@@ -122,6 +122,8 @@ def test_daily_trend_and_breakdowns_add_up(dash: Dashboard, data: DataSet) -> No
     pages = dash.top_pages(flt, limit=1000)
     assert pages["views"].sum() == exp["page_views"]
     assert pages["entries"].sum() == exp["sessions"] == pages["exits"].sum()
+    daily = dash.frame("visitors_daily", flt.params())
+    assert list(daily["day"]) == list(trend["at"])
     b = dash.behaviour_kpis(flt)
     assert b["new_visitors"] + b["returning_visitors"] == exp["visitors"]
     hourly = dash.traffic_trend(f(LAST_DAY, LAST_DAY))
@@ -175,8 +177,12 @@ def test_pipeline_health(dash: Dashboard, data: DataSet) -> None:
     alerts = dash.alerts(flt)
     assert list(alerts["failed_state"]) == ["LoadWarehouse"]
     assert dash.freshness()["last_hour"] is not None
-    quarantine = dash.quarantine_daily(flt)
+    quarantine = dash.quarantine_hourly(flt)
     assert quarantine["records"].sum() == summary["quarantined"] > 0
+    # one row per loaded hour and reason ("stage: error code"), for the chart by hour
+    assert not quarantine.duplicated(["hour", "reason"]).any()
+    assert set(quarantine["reason"]) == {"ingest: invalid_event_name"}
+    assert set(quarantine["hour"]) <= {run for run in runs["hour"]}
 
 
 def test_funnel_split_adds_up(dash: Dashboard) -> None:
@@ -206,6 +212,57 @@ def test_definitions_match_the_architecture() -> None:
                for text in queries().values())
 
 
+@pytest.mark.parametrize("start,end", RANGES)
+@pytest.mark.parametrize("segment", SEGMENT_CASES)
+def test_top_pages_with_engagement_equal_the_visits(dash: Dashboard, data: DataSet, start, end, segment) -> None:
+    exp = _expected(data, start, end, segment)["pages"]
+    pages = dash.top_pages(f(start, end, **segment), limit=1000).set_index("page_path")
+    assert set(pages.index) == set(exp)
+    for path, values in exp.items():
+        assert pages.loc[path, "views"] == values["views"]
+        assert pages.loc[path, "entries"] == values["entries"]
+        assert pages.loc[path, "exits"] == values["exits"]
+        assert pages.loc[path, "engagement_s_per_view"] == pytest.approx(values["engaged_ms"] / 1000 / values["views"])
+    # engaged time is really there: some page has some
+    assert any(v["engaged_ms"] for v in exp.values()) or not exp
+
+
+@pytest.mark.parametrize("segment", [*SEGMENT_CASES, {"device_class": "desktop", "channel": "direct", "country": "DE"},
+                                     {"channel": "organic_search", "country": "FR"}])
+def test_visitor_counts_of_every_range_equal_the_visits(dash: Dashboard, data: DataSet, segment) -> None:
+    # every range of the data (and one day on either side): visitors counted once over the
+    # range, through the returns rollup, equal the distinct visitors of the visits
+    days = [date(2026, 2, 28), *data.days, date(2026, 3, 9)]
+    for i, start in enumerate(days):
+        for end in days[i:]:
+            got = dash.traffic_kpis(f(start, end, **segment))
+            exp = _expected(data, start, end, segment)
+            assert (got["visitors"], got["new_visitors"]) == (exp["visitors"], exp["new_visitors"]), (start, end)
+
+
+def test_ranges_longer_than_a_year_count_visitors_exactly(dash: Dashboard, data: DataSet) -> None:
+    # Filters.build caps ranges at MAX_DAYS; a longer one (built directly) reads agg_visitor_days
+    long = f(date(2025, 1, 1), LAST_DAY)
+    assert long.days > MAX_DAYS
+    exp = data.expected(date(2025, 1, 1), LAST_DAY)
+    got = dash.traffic_kpis(long)
+    assert (got["visitors"], got["new_visitors"]) == (exp["visitors"], exp["new_visitors"])
+
+
+def test_error_texts_are_single_sentences() -> None:
+    # an error text may end with '?', '.' or a newline; joined, no '?.', '..' or ' .'
+    assert sentences("could not connect: refused\n\tIs the server running?\n", "Check DATABASE_URL.") == \
+        "could not connect: refused. Is the server running? Check DATABASE_URL."
+    assert sentences("bad value.", "Check X.") == "bad value. Check X."
+    assert sentences("bad value", "", "Check X.") == "bad value. Check X."
+    with pytest.raises(DashboardUnavailable) as caught:
+        Dashboard("postgresql://nobody@127.0.0.1:9/none?connect_timeout=1").data_extent()
+    message = str(caught.value)
+    assert "DATABASE_URL" in message and "\n" not in message
+    for doubled in ("..", "?.", ".:", ":.", " .", ",."):
+        assert doubled not in message.replace("...", ""), message
+
+
 def test_page_query_times(dash: Dashboard, capsys: pytest.CaptureFixture[str]) -> None:
     flt = f(*RANGES[0])
     medians = {}
@@ -213,7 +270,7 @@ def test_page_query_times(dash: Dashboard, capsys: pytest.CaptureFixture[str]) -
         times = []
         for _ in range(5):
             started = time.perf_counter()
-            run(dash, flt)
+            run(dash, flt, flt.previous())
             times.append((time.perf_counter() - started) * 1000)
         medians[page] = statistics.median(times)
     with capsys.disabled():

@@ -112,7 +112,8 @@ def stacked_over_time(frame: pd.DataFrame, x: str, series: str, value: str, titl
     fig = go.Figure()
     for name, part in frame.groupby(series, sort=True):
         fig.add_trace(go.Bar(x=list(part[x]), y=list(part[value]), name=str(name)))
-    return _layout(fig, title, barmode="stack")
+    # the legend names the series even when there is only one (e.g. one quarantine reason)
+    return _layout(fig, title, barmode="stack", showlegend=True)
 
 
 def runs(frame: pd.DataFrame, title: str) -> go.Figure:

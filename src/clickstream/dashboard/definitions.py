@@ -29,6 +29,8 @@ DEFINITIONS: dict[str, str] = {
     "engagement_time": "Average engaged time per session: sum of engaged_ms of user_engagement events / sessions.",
     "entries": "Sessions whose first page view was this page.",
     "exits": "Sessions whose last page view was this page.",
+    "page_engagement": "Average engaged time per view of the page: engaged_ms of the user_engagement events "
+                       "carrying the view's page_view_id, summed over the page's views, / views.",
     "product_views": "Item rows of view_item events.",
     "add_to_carts": "Item rows of add_to_cart events.",
     "purchases": "Orders containing the item, on the order day.",
@@ -47,14 +49,16 @@ DEFINITIONS: dict[str, str] = {
     "search_to_purchase": "Searches followed later in the same session by a purchase / searches.",
     "runs": "Executions of the hourly ETL whose hour falls in the range (one row per execution).",
     "freshness": "Time from the end of the newest loaded hour to now: how old the newest data is.",
-    "quarantined": "Records rejected at ingest, clean or quality stage, by error code, per hour loaded.",
+    "quarantined": "Records rejected at the ingest, clean or quality stage, by error code, per hour loaded "
+                   "(the chart: per hour and reason).",
     "dq": "Great Expectations results per run: critical failures stop the load, warnings are recorded.",
     "alerts": "Failed runs: what the state machine's NotifyFailure published (hour, failed state, error).",
     "compare": "Compared with the previous period of the same length, with the same segment filters.",
 }
 
 FOOTNOTES: dict[str, tuple[str, ...]] = {
-    "traffic": ("visitors", "sessions", "bounce_rate", "avg_session_duration", "page_views", "entries", "exits"),
+    "traffic": ("visitors", "sessions", "bounce_rate", "avg_session_duration", "page_views", "entries", "exits",
+                "page_engagement"),
     "products": ("product_views", "add_to_carts", "purchases", "view_to_cart", "cart_to_purchase", "revenue"),
     "behaviour": ("new_visitors", "returning_visitors", "pages_per_session", "events_per_session",
                   "engagement_time", "duration_distribution", "landing_paths", "retention"),

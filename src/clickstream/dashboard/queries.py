@@ -26,7 +26,7 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
-from clickstream.dashboard.filters import SEGMENTS, Filters
+from clickstream.dashboard.filters import MAX_DAYS, SEGMENTS, Filters
 from clickstream.errors import ClickstreamError, ConfigurationError
 from clickstream.settings import Env
 from clickstream.warehouse.db import connect, describe
@@ -36,6 +36,10 @@ from clickstream.warehouse.queries import parse
 STATEMENT_TIMEOUT_S = 30  # a dashboard query that takes longer is a bug, not a wait
 POOL_SIZE = 4
 TOP = 20  # rows of the "top" tables
+SOURCES_TOP = 50  # source rows the traffic page reads (its channel chart sums them)
+PATHS_TOP = 12  # landing paths on the behaviour page
+RUNS_SHOWN = 48  # pipeline runs on the pipeline-health page
+DEFAULT_SPLIT = "device_class"  # the funnel page's split before the user picks another
 FUNNEL_STEPS = ("view_item", "add_to_cart", "begin_checkout", "purchase")
 SPLITS = {"device_class": "Device class", "channel": "Channel", "country": "Country"}
 
@@ -69,6 +73,22 @@ def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
+def sentences(*parts: str) -> str:
+    """Parts (and the lines of a part) joined as sentences on one line: a full stop only where
+    one does not already end (a driver's error text may end in '.', '?' or a line break; never
+    '?.' or '..')."""
+    out = ""
+    for part in parts:
+        for line in str(part).splitlines():
+            line = " ".join(line.split())
+            if not line:
+                continue
+            if out:
+                out += " " if out.endswith((".", "?", "!", ":")) else ". "
+            out += line
+    return out
+
+
 def _ratio(numerator: float | int | None, denominator: float | int | None) -> float | None:
     return None if not denominator else float(numerator or 0) / float(denominator)
 
@@ -89,10 +109,10 @@ class Dashboard:
             conn = connect(self.database_url, application_name="clickstream-dashboard",
                            statement_timeout_s=STATEMENT_TIMEOUT_S)
         except WarehouseUnavailable as exc:
-            raise DashboardUnavailable(
-                f"{exc}. Check {Env.DATABASE_URL} (or {Env.DATABASE_SECRET_ARN} on AWS) and that PostgreSQL is "
+            raise DashboardUnavailable(sentences(
+                str(exc), f"Check {Env.DATABASE_URL} (or {Env.DATABASE_SECRET_ARN} on AWS) and that PostgreSQL is "
                 "running (`make run` starts one locally)."
-            ) from None
+            )) from None
         except ConfigurationError as exc:
             raise DashboardUnavailable(str(exc)) from None
         conn.set_session(readonly=True, autocommit=True)
@@ -109,14 +129,16 @@ class Dashboard:
                 yield cur
         except psycopg2.errors.UndefinedTable as exc:
             conn.close()
+            detail = " ".join((exc.diag.message_primary or str(exc)).split())
             raise DashboardNotReady(
-                f"the warehouse at {describe(self.database_url)} has no dashboard tables ({str(exc).strip()}): "
+                f"the warehouse at {describe(self.database_url)} has no dashboard tables ({detail}): "
                 "run the migrations (`clickstream local up` does) and load data (`clickstream demo seed`)."
             ) from None
         except psycopg2.OperationalError as exc:
             conn.close()
+            detail = " ".join(str(exc).split())
             raise DashboardUnavailable(
-                f"the warehouse {describe(self.database_url)} stopped answering ({str(exc).strip()}). "
+                f"the warehouse {describe(self.database_url)} stopped answering ({detail}). "
                 f"Check {Env.DATABASE_URL} and that PostgreSQL is running."
             ) from None
         except BaseException:
@@ -160,7 +182,8 @@ class Dashboard:
 
     def traffic_kpis(self, f: Filters) -> dict[str, Any]:
         t = self.row("traffic_totals", f.params())
-        v = self.row("visitor_totals", f.params())
+        # agg_visitor_returns answers ranges of up to MAX_DAYS (all the filters allow) from a few rows
+        v = self.row("visitor_totals" if f.days <= MAX_DAYS else "visitor_totals_long", f.params())
         return {
             "visitors": int(v["visitors"]),
             "new_visitors": int(v["new_visitors"]),
@@ -200,7 +223,11 @@ class Dashboard:
         return frame
 
     def top_pages(self, f: Filters, limit: int = TOP) -> pd.DataFrame:
-        return self.frame("top_pages", f.params(limit=limit))
+        """Top pages by views, with entries, exits and the average engaged time per view (s)."""
+        frame = self.frame("top_pages", f.params(limit=limit))
+        frame["engagement_s_per_view"] = [_ratio(float(e) / 1000, v) for e, v in zip(frame["engaged_ms"],
+                                                                                     frame["views"], strict=True)]
+        return frame
 
     def devices(self, f: Filters) -> pd.DataFrame:
         return self.frame("devices", f.params())
@@ -291,7 +318,7 @@ class Dashboard:
     def pipeline_summary(self, f: Filters) -> dict[str, Any]:
         return self.row("pipeline_summary", f.params())
 
-    def pipeline_runs(self, f: Filters, limit: int = 48) -> pd.DataFrame:
+    def pipeline_runs(self, f: Filters, limit: int = RUNS_SHOWN) -> pd.DataFrame:
         return self.frame("pipeline_runs", f.params(limit=limit))
 
     def freshness(self) -> dict[str, Any]:
@@ -301,8 +328,9 @@ class Dashboard:
         row["lag_s"] = None if lag is None or pd.isna(lag) else max(0.0, pd.Timedelta(lag).total_seconds())
         return row
 
-    def quarantine_daily(self, f: Filters) -> pd.DataFrame:
-        return self.frame("quarantine_daily", f.params())
+    def quarantine_hourly(self, f: Filters) -> pd.DataFrame:
+        """hour, reason ("stage: error_code"), records: what each loaded hour quarantined."""
+        return self.frame("quarantine_hourly", f.params())
 
     def dq_summary(self, f: Filters) -> pd.DataFrame:
         return self.frame("dq_summary", f.params())
@@ -330,19 +358,67 @@ def _funnel_steps(totals: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
-# What each page asks the warehouse for, with the default choices of its inputs: the
-# benchmark and the query tests time these.
-PAGES: dict[str, Callable[[Dashboard, Filters], Any]] = {
-    "traffic": lambda d, f: (d.traffic_kpis(f), d.traffic_kpis(f.previous()), d.traffic_trend(f),
-                             d.traffic_trend(f.previous()), d.sources(f), d.top_pages(f), d.devices(f)),
-    "products": lambda d, f: (d.products(f), d.categories(f), d.product_daily(f, "")),
-    "behaviour": lambda d, f: (d.behaviour_kpis(f), d.behaviour_kpis(f.previous()), d.session_durations(f),
-                               d.landing_paths(f), d.retention(f)),
-    "funnel": lambda d, f: (d.funnel(f), d.funnel(f.previous()), d.funnel_by_segment(f, "device_class")),
-    "search": lambda d, f: (d.search_kpis(f), d.search_kpis(f.previous()), d.search_terms(f), d.search_daily(f)),
-    "pipeline": lambda d, f: (d.pipeline_summary(f), d.pipeline_runs(f), d.freshness(), d.quarantine_daily(f),
-                              d.dq_summary(f), d.alerts(f)),
+# ---- whole pages: exactly what the app asks for to draw a page (the benchmark times these)
+
+
+def traffic_page(d: Dashboard, f: Filters, previous: Filters | None) -> dict[str, Any]:
+    return {"kpis": d.traffic_kpis(f), "prev_kpis": d.traffic_kpis(previous) if previous else None,
+            "trend": d.traffic_trend(f), "prev_trend": d.traffic_trend(previous) if previous else None,
+            "sources": d.sources(f, limit=SOURCES_TOP), "pages": d.top_pages(f), "devices": d.devices(f)}
+
+
+def products_page(d: Dashboard, f: Filters, previous: Filters | None) -> dict[str, Any]:
+    # the KPIs total every product: from the category rollup (the top table has only the top)
+    return {"products": d.products(f), "categories": d.categories(f),
+            "prev_categories": d.categories(previous) if previous else None}
+
+
+def first_product(page: dict[str, Any]) -> str | None:
+    """The product the drill-down shows before the user picks one: the top one."""
+    frame = page["products"]
+    return str(frame["item_id"].iloc[0]) if len(frame) else None
+
+
+def behaviour_page(d: Dashboard, f: Filters, previous: Filters | None) -> dict[str, Any]:
+    return {"kpis": d.behaviour_kpis(f), "prev_kpis": d.behaviour_kpis(previous) if previous else None,
+            "durations": d.session_durations(f), "paths": d.landing_paths(f, limit=PATHS_TOP),
+            "retention": d.retention(f)}
+
+
+def funnel_page(d: Dashboard, f: Filters, previous: Filters | None) -> dict[str, Any]:
+    return {"steps": d.funnel(f), "prev_steps": d.funnel(previous) if previous else None}
+
+
+def search_page(d: Dashboard, f: Filters, previous: Filters | None) -> dict[str, Any]:
+    return {"kpis": d.search_kpis(f), "prev_kpis": d.search_kpis(previous) if previous else None,
+            "terms": d.search_terms(f), "daily": d.search_daily(f)}
+
+
+def pipeline_page(d: Dashboard, f: Filters, previous: Filters | None = None) -> dict[str, Any]:
+    """Date range only (runs are per hour, not per segment); no comparison."""
+    return {"summary": d.pipeline_summary(f), "freshness": d.freshness(), "runs": d.pipeline_runs(f),
+            "quarantine": d.quarantine_hourly(f), "dq": d.dq_summary(f), "alerts": d.alerts(f)}
+
+
+def _products_render(d: Dashboard, f: Filters, previous: Filters | None) -> Any:
+    page = products_page(d, f, previous)
+    item = first_product(page)
+    return page, d.product_daily(f, item) if item else None
+
+
+# Page -> every query of one render with the inputs' defaults: the page's data, plus the
+# product drill-down of the top product and the funnel split by device class. The app calls
+# the same functions, so the benchmark times what a user waits for.
+PAGES: dict[str, Callable[[Dashboard, Filters, Filters | None], Any]] = {
+    "traffic": traffic_page,
+    "products": _products_render,
+    "behaviour": behaviour_page,
+    "funnel": lambda d, f, p: (funnel_page(d, f, p), d.funnel_by_segment(f, DEFAULT_SPLIT)),
+    "search": search_page,
+    "pipeline": pipeline_page,
 }
+# What a browser session asks once, before any page: the data's extent and the filter choices.
+SESSION_START: Callable[[Dashboard], Any] = lambda d: (d.data_extent(), d.segment_values())  # noqa: E731
 
 
 def from_settings(settings: Any) -> Dashboard:

@@ -22,6 +22,23 @@ WHERE day BETWEEN %(start)s AND %(end)s
   AND (%(country)s::text IS NULL OR country = %(country)s)
 
 -- name: visitor_totals
+-- Distinct visitors of the range (up to 366 days): a visitor counts on its first active day in
+-- the range, the day whose previous activity (in the filtered segment) is before the range.
+-- agg_visitor_returns has a row set per combination of filtered columns (grouping bits: 1
+-- device class, 2 channel, 4 country; '' in a column left out).
+SELECT coalesce(sum(visitors) FILTER (WHERE prev_day < %(start)s), 0) AS visitors,
+       coalesce(sum(new_visitors), 0)                                 AS new_visitors
+FROM agg_visitor_returns
+WHERE grouping = CASE WHEN %(device_class)s::text IS NULL THEN 0 ELSE 1 END
+               + CASE WHEN %(channel)s::text IS NULL THEN 0 ELSE 2 END
+               + CASE WHEN %(country)s::text IS NULL THEN 0 ELSE 4 END
+  AND device_class = coalesce(%(device_class)s::text, '')
+  AND channel = coalesce(%(channel)s::text, '')
+  AND country = coalesce(%(country)s::text, '')
+  AND day BETWEEN %(start)s AND %(end)s
+
+-- name: visitor_totals_long
+-- The same over any range (agg_visitor_returns is exact up to 366 days): one row per visitor and day.
 SELECT count(DISTINCT visitor_id)                           AS visitors,
        count(DISTINCT visitor_id) FILTER (WHERE is_new)     AS new_visitors
 FROM agg_visitor_days
@@ -31,12 +48,16 @@ WHERE day BETWEEN %(start)s AND %(end)s
   AND (%(country)s::text IS NULL OR country = %(country)s)
 
 -- name: visitors_daily
-SELECT day, count(DISTINCT visitor_id) AS visitors
-FROM agg_visitor_days
-WHERE day BETWEEN %(start)s AND %(end)s
-  AND (%(device_class)s::text IS NULL OR device_class = %(device_class)s)
-  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
-  AND (%(country)s::text IS NULL OR country = %(country)s)
+-- Distinct visitors per day: every visitor active on the day, whatever its previous visit.
+SELECT day, sum(visitors) AS visitors
+FROM agg_visitor_returns
+WHERE grouping = CASE WHEN %(device_class)s::text IS NULL THEN 0 ELSE 1 END
+               + CASE WHEN %(channel)s::text IS NULL THEN 0 ELSE 2 END
+               + CASE WHEN %(country)s::text IS NULL THEN 0 ELSE 4 END
+  AND device_class = coalesce(%(device_class)s::text, '')
+  AND channel = coalesce(%(channel)s::text, '')
+  AND country = coalesce(%(country)s::text, '')
+  AND day BETWEEN %(start)s AND %(end)s
 GROUP BY day
 ORDER BY day
 
@@ -297,12 +318,13 @@ SELECT max(hour)                                  AS last_hour,
        count(*)                                   AS hours_loaded
 FROM load_manifest
 
--- name: quarantine_daily
-SELECT (hour AT TIME ZONE 'UTC')::date AS day, stage, error_code, sum(count) AS records
+-- name: quarantine_hourly
+-- Rejected records per loaded hour and reason (stage: error code), for the stacked chart.
+SELECT hour, stage || ': ' || error_code AS reason, sum(count) AS records
 FROM quarantine_counts
 WHERE hour >= %(start)s::date AND hour < %(end)s::date + 1
-GROUP BY 1, stage, error_code
-ORDER BY 1, stage, error_code
+GROUP BY hour, stage, error_code
+ORDER BY hour, reason
 
 -- name: dq_summary
 SELECT suite, expectation, column_name, severity,

@@ -301,6 +301,10 @@ WHERE NOT s.is_bot;
 ANALYZE rf_day_events;
 
 -- name: rebuild_visitor_days
+-- The visitors the days had before the rebuild too: their later days' previous visit may
+-- change (agg_visitor_returns, rebuilt in rebuild_retention_weekly).
+CREATE TEMP TABLE rf_day_visitors ON COMMIT DROP AS
+SELECT DISTINCT a.visitor_id FROM agg_visitor_days a JOIN rf_days d ON d.day = a.day;
 DELETE FROM agg_visitor_days a USING rf_days d WHERE a.day = d.day;
 INSERT INTO agg_visitor_days (day, visitor_id, device_class, channel, country, is_new)
 SELECT day, visitor_id, device_class, channel, country,
@@ -535,7 +539,8 @@ WHERE NOT s.is_bot
 GROUP BY 1, 2, 3, 4, 5, 6;
 
 -- name: rebuild_retention_weekly
--- Whole activity weeks of the touched days, from agg_visitor_days (already rebuilt).
+-- Returning visitors, from agg_visitor_days (already rebuilt): retention cohorts for whole
+-- activity weeks of the touched days, then agg_visitor_returns.
 DELETE FROM agg_retention_weekly a USING rf_weeks w WHERE a.activity_week = w.week;
 INSERT INTO agg_retention_weekly (cohort_week, activity_week, week_offset, device_class, channel, country, active_visitors)
 SELECT v.cohort_week, w.week, (w.week - v.cohort_week) / 7, f.device_class, f.channel,
@@ -544,6 +549,47 @@ FROM rf_weeks w
 JOIN agg_visitor_days a ON a.day >= w.week AND a.day < w.week + 7
 JOIN visitors v ON v.visitor_id = a.visitor_id
 JOIN sessions f ON f.session_id = v.first_session_id
+GROUP BY 1, 2, 3, 4, 5, 6;
+-- Returning visitors day by day (agg_visitor_returns, see migrations/004_*): for the touched
+-- days and every later day on which a visitor of theirs (before or after the rebuild) was
+-- active, since a change on a day moves the previous visit of the visitor's next day.
+INSERT INTO rf_day_visitors SELECT DISTINCT a.visitor_id FROM agg_visitor_days a JOIN rf_days d ON d.day = a.day;
+ANALYZE rf_day_visitors;
+CREATE TEMP TABLE rf_return_days ON COMMIT DROP AS
+SELECT day FROM rf_days
+UNION
+SELECT a.day
+FROM agg_visitor_days a
+WHERE a.day > (SELECT min(day) FROM rf_days)
+  AND a.visitor_id IN (SELECT visitor_id FROM rf_day_visitors);
+ALTER TABLE rf_return_days ADD PRIMARY KEY (day);
+ANALYZE rf_return_days;
+DELETE FROM agg_visitor_returns r USING rf_return_days d WHERE r.day = d.day;
+INSERT INTO agg_visitor_returns (grouping, device_class, channel, country, day, prev_day, visitors, new_visitors)
+WITH activity AS MATERIALIZED (
+    -- the days' visitors, with their activity in the 365 days before
+    SELECT a.visitor_id, a.day, a.device_class, a.channel, a.country, a.is_new
+    FROM agg_visitor_days a
+    WHERE a.day BETWEEN (SELECT min(day) FROM rf_return_days) - 365 AND (SELECT max(day) FROM rf_return_days)
+      AND a.visitor_id IN (SELECT r.visitor_id FROM agg_visitor_days r JOIN rf_return_days d ON d.day = r.day)
+), projected AS (
+    -- each visitor-day once per combination of segment columns (grouping bits: 1 device, 2 channel, 4 country)
+    SELECT g.grouping, x.visitor_id, x.day,
+           CASE WHEN g.grouping & 1 = 1 THEN x.device_class ELSE '' END AS device_class,
+           CASE WHEN g.grouping & 2 = 2 THEN x.channel ELSE '' END AS channel,
+           CASE WHEN g.grouping & 4 = 4 THEN x.country ELSE '' END AS country,
+           bool_or(x.is_new) AS is_new
+    FROM activity x CROSS JOIN generate_series(0, 7) AS g (grouping)
+    GROUP BY 1, 2, 3, 4, 5, 6
+), with_prev AS (
+    SELECT p.*, lag(p.day) OVER (PARTITION BY p.grouping, p.visitor_id, p.device_class, p.channel, p.country
+                                 ORDER BY p.day) AS prev_day
+    FROM projected p
+)
+SELECT w.grouping, w.device_class, w.channel, w.country, w.day,
+       CASE WHEN w.prev_day >= w.day - 365 THEN w.prev_day ELSE '-infinity'::date END,
+       count(*), count(*) FILTER (WHERE w.is_new)
+FROM with_prev w JOIN rf_return_days d ON d.day = w.day
 GROUP BY 1, 2, 3, 4, 5, 6;
 
 -- name: summary
