@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         prof["sizes"] = [(n, args.runs) for n, _ in prof["sizes"]]
     only = set(args.only.split(","))
 
-    from bench import common, cost, dashboard_bench, etl_bench, ingest_bench, sdk_bench
+    from bench import common, cost, dashboard_bench, dashboard_data, etl_bench, ingest_bench, sdk_bench
 
     started = time.perf_counter()
     results: dict[str, Any] = {"profile": args.profile, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -90,7 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             keys["sdk.gzip_bytes"] = results["sdk"]["gzip_bytes"]
             if keys["sdk.gzip_bytes"] is None:
                 notes["sdk.gzip_bytes"] = results["sdk"]["reason"]
-        if "dashboard" in only:
+        if "dashboard" in only and args.profile == "quick" and not dashboard_data.is_built():
+            # Building the 10 M-event warehouse takes about 5 minutes: `make bench` does it once.
+            results["dashboard"] = {"max_page_median_ms": None, "reason": (
+                "the 10 M-event dashboard warehouse is not built yet (or its inputs changed); make bench builds it "
+                "once (about 5 minutes) and bench-quick reuses it")}
+            keys["dashboard.max_page_median_ms"] = None
+            notes["dashboard.max_page_median_ms"] = results["dashboard"]["reason"]
+        elif "dashboard" in only:
             results["dashboard"] = dashboard_bench.run()
             keys["dashboard.max_page_median_ms"] = results["dashboard"]["max_page_median_ms"]
             if keys["dashboard.max_page_median_ms"] is None:

@@ -178,6 +178,11 @@ def _postgres_version() -> str:
     return subprocess.run([_bin("postgres"), "--version"], capture_output=True, text=True).stdout.strip()
 
 
+def is_built() -> bool:
+    """Whether the cache holds the warehouse for the current inputs (so no build is needed)."""
+    return (CACHE_DIR / f"dashboard-{cache_key()}" / "build.json").exists()
+
+
 @contextmanager
 def warehouse(log: Callable[[str], None] = print) -> Iterator[Built]:
     """The benchmark warehouse, running; built first unless the cache holds it."""
