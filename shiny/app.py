@@ -520,7 +520,7 @@ def server(input: Any, output: Any, session: Any) -> None:
     @render.data_frame
     def pipeline_runs() -> Any:
         return present.table(pipeline()["runs"], {
-            "hour": ("Hour", "text"), "status": ("Status", "text"), "duration_s": ("Duration", "seconds"),
+            "hour": ("Hour", "hour"), "status": ("Status", "text"), "duration_s": ("Duration", "seconds"),
             "inserted_events": ("Rows loaded", "number"), "quarantined": ("Quarantined", "number"),
             "dq_critical_failures": ("DQ critical", "number"), "dq_warnings": ("DQ warnings", "number"),
             "failed_state": ("Failed state", "text")})
@@ -534,7 +534,7 @@ def server(input: Any, output: Any, session: Any) -> None:
     @render.data_frame
     def pipeline_alerts() -> Any:
         return present.table(pipeline()["alerts"], {
-            "hour": ("Hour", "text"), "failed_state": ("Failed state", "text"), "error": ("Error", "text"),
+            "hour": ("Hour", "hour"), "failed_state": ("Failed state", "text"), "error": ("Error", "text"),
             "cause": ("Cause", "text")})
 
 

@@ -29,7 +29,7 @@ def _layout(fig: go.Figure, title: str, *, height: int = 320, **kwargs: Any) -> 
                 setattr(trace, attr, [_clean(v) if isinstance(v, (list, tuple)) else _clean([v])[0] for v in value])
     fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height, template="plotly_white",
                       margin={"l": 40, "r": 10, "t": 40, "b": 30}, colorway=PALETTE,
-                      legend={"orientation": "h", "y": -0.15}, **kwargs)
+                      **{"legend": {"orientation": "h", "y": -0.15}, **kwargs})
     return fig
 
 
@@ -112,8 +112,10 @@ def stacked_over_time(frame: pd.DataFrame, x: str, series: str, value: str, titl
     fig = go.Figure()
     for name, part in frame.groupby(series, sort=True):
         fig.add_trace(go.Bar(x=list(part[x]), y=list(part[value]), name=str(name)))
-    # the legend names the series even when there is only one (e.g. one quarantine reason)
-    return _layout(fig, title, barmode="stack", showlegend=True)
+    # The legend names the series even when there is only one (e.g. one quarantine reason). It
+    # hangs below the time axis (the plot shrinks to make room): a dozen names would cover it.
+    return _layout(fig, title, barmode="stack", showlegend=True,
+                   legend={"orientation": "h", "yanchor": "top", "y": -0.3, "font": {"size": 10}})
 
 
 def runs(frame: pd.DataFrame, title: str) -> go.Figure:

@@ -40,7 +40,16 @@ def money(value: Any) -> str:
     return "–" if _missing(value) else f"{float(value):,.2f}"
 
 
-FORMATS = {"number": number, "percent": percent, "seconds": seconds, "money": money}
+def hour(value: Any) -> str:
+    """An hour as 'YYYY-MM-DD HH:00 UTC' (timestamps of the pipeline tables are UTC)."""
+    if _missing(value) or value is pd.NaT:
+        return "–"
+    moment = pd.Timestamp(value)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+FORMATS = {"number": number, "percent": percent, "seconds": seconds, "money": money, "hour": hour}
 
 
 def fmt(value: Any, kind: str) -> str:
