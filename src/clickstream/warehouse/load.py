@@ -8,9 +8,9 @@ manifest counts.
 
 Bulk path: pgpq encodes each Arrow record batch in PostgreSQL's binary COPY format and
 psycopg2 streams it to `COPY ... FROM STDIN (FORMAT binary)` on the caller's connection, so
-staging and merge share the transaction. Measured on 1 M events: 1.9-2.5 s, against 5-7 s for
-the CSV text pyarrow writes (the path before) and about 3.5 s for ADBC's binary COPY, which
-cannot share a psycopg2 transaction.
+staging and merge share the transaction. Staging 1 M synthetic events took 1.9-2.5 s, against
+5-7 s for the CSV text pyarrow wrote before. ADBC's binary COPY (about 6 s for 1 M events with
+their items in bench/warehouse_load_bench.py) cannot share a psycopg2 transaction.
 """
 
 from __future__ import annotations
