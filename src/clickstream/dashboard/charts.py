@@ -115,7 +115,8 @@ def stacked_over_time(frame: pd.DataFrame, x: str, series: str, value: str, titl
     # The legend names the series even when there is only one (e.g. one quarantine reason). It
     # hangs below the time axis (the plot shrinks to make room): a dozen names would cover it.
     return _layout(fig, title, barmode="stack", showlegend=True,
-                   legend={"orientation": "h", "yanchor": "top", "y": -0.3, "font": {"size": 10}})
+                   legend={"orientation": "h", "yanchor": "top", "y": -0.3, "font": {"size": 10},
+                           "entrywidth": 0.5, "entrywidthmode": "fraction"})
 
 
 def runs(frame: pd.DataFrame, title: str) -> go.Figure:
