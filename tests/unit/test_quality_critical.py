@@ -315,3 +315,33 @@ def test_an_hour_without_chunks_read_projected_is_an_empty_hour() -> None:
     empty = pa.schema([EVENTS_SCHEMA.field(c) for c in columns]).empty_table()
     result = check_hour(HOUR, RUN_ID, events=[empty], items=[], expected_events=0, context=QualityContext())
     assert result.passed and failed(result) == {("pipeline", "expect_hour_to_have_events", "")}
+
+
+def test_readers_give_the_same_results_and_events_are_let_go_before_items_are_read() -> None:
+    # CheckQuality passes readers so the hour's events and items are never in memory together
+    # (at 1 M events that is what keeps the task under 1 GB).
+    events, items = clean_hour()
+    _orphan_item(events, items)
+    given = check_hour(
+        HOUR, RUN_ID, events=events_table(events), items=items_table(items), expected_events=len(events),
+        context=QualityContext(),
+    )
+    padding = 8 << 20  # an 8 MB column the suites do not read, to see the events' memory go
+    before: list[int] = []
+
+    def read_events() -> list[pa.Table]:
+        table = events_table(events)
+        before.append(pa.total_allocated_bytes())
+        return [table.append_column("padding", pa.array([b"x" * (padding // table.num_rows)] * table.num_rows))]
+
+    def read_items() -> list[pa.Table]:
+        held = pa.total_allocated_bytes() - before[0]
+        assert held < padding // 4, f"{held} bytes of the events were still held when the items were read"
+        return [items_table(items)]
+
+    read = check_hour(HOUR, RUN_ID, events=read_events, items=read_items, expected_events=len(events),
+                      context=QualityContext())
+    assert [(r.label, r.success, r.observed) for r in read.results] == [
+        (r.label, r.success, r.observed) for r in given.results
+    ]
+    assert {f.label for f in read.failed_critical} == {"event_items.expect_column_values_to_be_null(orphan_event_id)"}

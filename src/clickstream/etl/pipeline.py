@@ -157,10 +157,16 @@ def quality_step(
     hour = _hour(run)
     suites_dir = deps.settings.quality_suites_dir
     # Only the columns the suites read; one table per chunk: uniqueness holds within a chunk,
-    # and across chunks duplicates collapse at load.
+    # and across chunks duplicates collapse at load. Readers, not tables: check_hour reads the
+    # items only after it has validated and let go of the events.
     event_columns, item_columns = (columns_to_read(d, suites_dir) for d in (EVENTS_DATASET, ITEMS_DATASET))
-    events = [_table(deps, c.get("events_key"), EVENTS_SCHEMA, event_columns) for c in chunks]
-    items = [_table(deps, c.get("items_key"), ITEMS_SCHEMA, item_columns) for c in chunks]
+
+    def events() -> list[pa.Table]:
+        return [_table(deps, c.get("events_key"), EVENTS_SCHEMA, event_columns) for c in chunks]
+
+    def items() -> list[pa.Table]:
+        return [_table(deps, c.get("items_key"), ITEMS_SCHEMA, item_columns) for c in chunks]
+
     quarantined = _quarantined(listing, chunks)
     with deps.connection() as conn:
         context = QualityContext(
