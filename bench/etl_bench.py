@@ -307,6 +307,8 @@ def bench_size(
         services.drop_database(r["database"])
         r.pop("database_url")
         results.append(r)
+    raw_get = fetch_raw(services, [key for key, _ in raw.raw], workdir)
+    print(f"  raw GETs alone (local S3, {MAP_CONCURRENCY} processes): {raw_get['seconds']:.1f} s", flush=True)
     out: dict[str, Any] = {
         "events": n,
         "runs": runs,
@@ -337,6 +339,7 @@ def bench_size(
             }
             for s in STAGES
         },
+        "raw_get": raw_get,
         "load_marks_s": results[len(results) // 2]["stages"]["load"]["marks_s"],
         "load_result": results[0]["stages"]["load"]["result"],
         "refresh_result": results[0]["stages"]["refresh"]["result"],
@@ -362,6 +365,22 @@ def bench_size(
             flush=True,
         )
     return out
+
+
+def fetch_raw(services: Services, keys: list[str], workdir: Path) -> dict[str, Any]:
+    """Only the GETs of the hour's raw objects, split as the Map splits them, in as many
+    processes: the part of the clean stage's wall time that the local S3 (moto) sets."""
+    env = services.etl_env(services.database_url("postgres"))
+    with ThreadPoolExecutor(max_workers=MAP_CONCURRENCY) as pool:
+        workers = list(pool.map(
+            lambda i: _child("fetch_raw", [{"keys": keys[i::MAP_CONCURRENCY]}], env, workdir), range(MAP_CONCURRENCY)))
+    calls = [c for w in workers for c in w["calls"]]
+    return {
+        "objects": sum(c["result"]["objects"] for c in calls),
+        "seconds": max(c["end"] for c in calls) - min(c["start"] for c in calls),
+        "cpu_s": sum(c["cpu_s"] for c in calls),
+        "processes": MAP_CONCURRENCY,
+    }
 
 
 def _empty_bucket(s3: Any, bucket: str) -> None:
@@ -430,6 +449,10 @@ def print_tables(size: dict[str, Any]) -> list[str]:
             ["(beside it) psycopg2 CSV COPY", f["csv_copy_s"]["median"]],
             ["ours / floor", f"{size['ratio_to_floor']}x"],
         ]
+        if "raw_get" in size:
+            g = size["raw_get"]
+            frows.append([f"(beside it) only GET the {g['objects']:,} raw objects from local S3, "
+                          f"{g['processes']} processes (client CPU {g['cpu_s']:.1f} s)", round(g["seconds"], 3)])
         if "naive" in size:
             nv = size["naive"]
             frows += [

@@ -23,6 +23,7 @@ PRE_IMPORTS = {
     "quality": ("clickstream.quality", "clickstream.warehouse.runs"),
     "load": ("clickstream.warehouse.load", "clickstream.warehouse.runs"),
     "refresh": ("clickstream.warehouse.rollups", "clickstream.warehouse.runs"),
+    "fetch_raw": ("clickstream.etl.s3io",),
 }
 
 
@@ -69,6 +70,16 @@ class S3Calls:
         return out
 
 
+def fetch_raw(keys: list[str], deps: Any) -> dict[str, Any]:
+    """GET raw objects exactly as the clean step does (same client, fetcher and threads), and
+    nothing else: how long the local S3 alone takes to serve the hour's raw layer."""
+    from clickstream.etl import s3io
+
+    fetched = sum(len(body) for _, body in s3io.fetch_many(
+        lambda key: s3io.get_bytes(deps.s3, deps.settings.raw_bucket, key), keys))
+    return {"objects": len(keys), "bytes": fetched}
+
+
 def main(spec_path: str, out_path: str) -> int:
     with open(spec_path) as f:
         spec = json.load(f)
@@ -95,7 +106,7 @@ def main(spec_path: str, out_path: str) -> int:
     import_s = time.perf_counter() - t0
     rss_imported = _hwm_mb()
     calls = []
-    fn = getattr(pipeline, f"{step}_step")
+    fn = fetch_raw if step == "fetch_raw" else getattr(pipeline, f"{step}_step")
     for kwargs in spec["calls"]:
         marks.clear()
         start_wall, start, cpu = time.time(), time.perf_counter(), time.process_time()
