@@ -1,6 +1,6 @@
 // Builds dist/clickstream.min.js (IIFE, window.clickstream), dist/clickstream.esm.js and
 // the type declarations; prints the IIFE's minified and gzipped size, writes dist/size.json.
-import { build } from "esbuild";
+import { build, transform } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -23,14 +23,19 @@ tsc("-p", "tsconfig.types.json");
 
 // tsconfigRaw: no "use strict" prologue (tsconfig's `strict` implies alwaysStrict), 13 bytes the
 // IIFE does not need; the output is otherwise identical
-await build({
+const iife = await build({
   ...common,
   entryPoints: ["src/global.ts"],
-  outfile: "dist/clickstream.min.js",
+  write: false,
   format: "iife",
   minify: true,
   tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
 });
+// A second minify pass over the whole bundle: the bundler minifies module by module, so it leaves
+// one `var` statement per module and names identifiers per module; one pass over the joined
+// output merges the declarations and renames everything at once (about 25 B less gzipped).
+const { code } = await transform(iife.outputFiles[0].text, { minify: true, target: common.target, legalComments: "none" });
+writeFileSync("dist/clickstream.min.js", code.trimEnd()); // a final newline costs ~5 B gzipped
 await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/clickstream.esm.js", format: "esm" });
 
 const min = readFileSync("dist/clickstream.min.js");

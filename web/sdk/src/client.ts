@@ -4,12 +4,13 @@
  * index.ts exports a default one.
  */
 import { clickEvent, engagement, onNavigate } from "./autotrack";
+import { Key, LEASE_MS, MAX_EVENT_BYTES, MAX_PENDING, MAX_REQUEST_EVENTS } from "./constants";
 import { iso, uuid } from "./ids";
 import { dnt } from "./privacy";
-import { MAX_EVENT_BYTES, bytes, push, take } from "./queue";
-import { ANON, CONSENT, DROPPED, KEYS, LEASE, QUEUE, SESSION, Store, openStore } from "./storage";
+import { bytes, push, take } from "./queue";
 import { touch } from "./session";
-import { backoff, post, retryable } from "./transport";
+import { KEYS, Store, openStore } from "./storage";
+import { type Answer, backoff, post, retryable } from "./transport";
 import { campaign, scrub, searchTerm } from "./url";
 import { EVENT_NAME } from "./validate";
 import type { CsEvent, Ecommerce, Options, Page, Props } from "./types";
@@ -17,12 +18,9 @@ import type { CsEvent, Ecommerce, Options, Page, Props } from "./types";
 declare const __SDK_VERSION__: string;
 
 /** The GA4 e-commerce events, each with a helper (`add_to_cart` → `addToCart`). */
-export const ECOMMERCE_EVENTS = "view_item_list select_item view_item add_to_cart remove_from_cart view_cart begin_checkout add_payment_info purchase refund".split(" ");
+export const ECOMMERCE_EVENTS = "view_item view_item_list select_item view_cart add_to_cart remove_from_cart add_payment_info begin_checkout purchase refund".split(" ");
 
-/** How long a tab may hold the send lease without renewing it. */
-export const LEASE_MS = 30000;
-/** Events kept in memory, never stored, while consent is pending. */
-export const MAX_PENDING = 100;
+export { LEASE_MS, MAX_PENDING };
 
 export interface Client {
   init(options: Options): void;
@@ -50,32 +48,36 @@ export interface Client {
 /** An event before identifiers are attached (what waits in memory for consent). */
 type Draft = Pick<CsEvent, "event_name" | "event_ts" | "page" | "properties" | "ecommerce">;
 
-export function createClient(): Client {
-  let o: Options & { batchSize: number; flushIntervalMs: number },
-    st: Store,
+export const createClient = (): Client => {
+  let o: Options,
+    /** events per request and the queue length that triggers a send */
+    size: number,
+    get: Store["get"],
+    set: Store["set"],
+    del: Store["del"],
     url: string,
-    /** 0 off (not initialised, DNT, consent refused), 1 waiting for consent, 2 on */
-    mode = 0,
+    /** 0 (or unset: not initialised, DNT) off or consent refused, 1 waiting for consent, 2 on */
+    mode: number,
     token: string | undefined,
     pg: Page | undefined,
     pending: Draft[] = [],
     engaged: ((stop?: 1) => number) | undefined,
-    running: Promise<void> | 0 = 0,
+    running: Promise<void> | 0,
     tries = 0,
-    retryAt = 0,
-    limit = 500,
+    retryAt: number,
+    limit: number,
     /** the batch of the request send() awaits; page hide empties it when it lets go of that batch */
     inflight: CsEvent[] = [],
     /** 1 from pagehide to pageshow: the page is being left */
-    gone = 0,
-    timer: any = 0;
+    gone: number,
+    timer: any;
   const me = uuid();
 
-  const queue = (): CsEvent[] => st.get(QUEUE) || [];
-  const drop = (n: number) => st.set(DROPPED, (st.get(DROPPED) || 0) + n);
+  const queue = (): CsEvent[] => get(Key.Queue) || [];
+  const drop = (n: number) => set(Key.Dropped, (get(Key.Dropped) || 0) + n);
   const remove = (batch: CsEvent[]) =>
-    st.set(
-      QUEUE,
+    set(
+      Key.Queue,
       queue().filter((e) => !batch.some((b) => b.event_id == e.event_id)),
     );
 
@@ -84,35 +86,29 @@ export function createClient(): Client {
    * Best effort: two tabs taking it within the few milliseconds localStorage needs to reach
    * the other process could both send; the warehouse's event_id key absorbs that.
    */
-  const lease = (): boolean => {
-    const l = st.get(LEASE),
+  const lease = (): unknown => {
+    const l = get(Key.Lease),
       now = Date.now();
-    return !(l && l[0] != me && l[1] > now) && (st.set(LEASE, [me, now + LEASE_MS]), true);
+    return !(l && l[0] != me && l[1] > now) && set(Key.Lease, [me, now + LEASE_MS]);
   };
 
-  const schedule = (ms = o.flushIntervalMs) => {
-    timer ||= setTimeout(() => {
-      timer = 0;
-      flush();
-    }, ms);
+  const schedule = (ms = o.flushIntervalMs ?? 5000) => {
+    timer ||= setTimeout(flush, ms);
   };
 
-  function emit(name: string, p?: Props, ecommerce?: Ecommerce) {
-    // a refusal given in another tab counts here too, from the next event on
-    if (st?.get(CONSENT) === false) mode = 0;
-    if (!mode) return;
+  const emit = (name: string, p?: Props, ecommerce?: Ecommerce) => {
+    // off (or not initialised) does nothing; a refusal given in another tab switches this one
+    // off too, from its next event on
+    if (!mode || get(Key.Consent) === false) return (mode = 0);
     if (!EVENT_NAME.test(name)) return console.warn("clickstream: bad event name", name);
     const d: Draft = { event_name: name, event_ts: iso(), page: pg!, properties: p, ecommerce };
     mode > 1 ? enqueue(d) : pending.length < MAX_PENDING && pending.push(d);
-  }
+  };
 
   /** Attaches identity, session, device and consent to a draft and queues it. */
-  function enqueue(d: Draft) {
-    const s = touch(st.get(SESSION), Date.now(), campaign(location.search));
-    st.set(SESSION, s);
-    let a = st.get(ANON);
-    a || st.set(ANON, (a = uuid()));
-    const dropped = st.get(DROPPED);
+  const enqueue = (d: Draft) => {
+    const s = set(Key.Session, touch(get(Key.Session), Date.now(), campaign(location.search))),
+      dropped = get(Key.Dropped);
     const e: CsEvent = {
       event_id: uuid(),
       ...d,
@@ -120,7 +116,7 @@ export function createClient(): Client {
       platform: "web",
       sdk: { name: "clickstream-web", version: __SDK_VERSION__ },
       schema_version: 1,
-      anonymous_id: a,
+      anonymous_id: get(Key.Anon) || set(Key.Anon, uuid()),
       session_id: s.id,
       event_seq: s.seq,
       campaign: s.c,
@@ -136,38 +132,38 @@ export function createClient(): Client {
     };
     if (dropped) e.properties = { ...d.properties, sdk_dropped: dropped };
     if (bytes(JSON.stringify(e)) > MAX_EVENT_BYTES) return drop(1);
-    dropped && st.del(DROPPED);
     const q = queue(),
       lost = push(q, e);
-    st.set(QUEUE, q);
-    lost && drop(lost);
-    q.length >= o.batchSize ? flush() : schedule();
-  }
+    // the count this event carries is reported now; what push() evicted starts the next one
+    lost ? set(Key.Dropped, lost) : dropped && del(Key.Dropped);
+    set(Key.Queue, q).length >= size ? flush() : schedule();
+  };
 
-  /** Sends the queue, request after request; a call while a send runs gets that send's promise. */
-  const flush = (): Promise<void> => (running ||= send().finally(() => (running = 0)));
+  /**
+   * Sends the queue, request after request; a call while a send runs gets that send's promise.
+   * Any flush timer is dropped (it is what calls this); send() sets a new one when it must wait.
+   */
+  const flush = (): Promise<void> => (clearTimeout(timer), (timer = 0), (running ||= send().finally(() => (running = 0))));
 
-  async function send() {
-    if (mode < 2) return;
-    clearTimeout(timer);
-    timer = 0;
-    if (retryAt > Date.now()) return schedule(retryAt - Date.now());
-    for (;;) {
-      const [batch, body] = take(queue(), limit);
-      if (!batch.length) break;
-      // renewed for every request, so a tab that died mid-send frees the queue within LEASE_MS
-      if (!lease()) {
-        schedule();
-        break;
+  const send = async () => {
+    if (mode > 1) {
+      if (retryAt > Date.now()) return schedule(retryAt - Date.now());
+      // the lease is renewed for every request, so a tab that died mid-send frees the queue within
+      // LEASE_MS; without it, a later try is scheduled (schedule() gives undefined: the loop ends)
+      for (
+        let batch: CsEvent[], body: string;
+        ([batch, body] = take(queue(), limit))[0].length && (lease() || schedule());
+
+      ) {
+        inflight = batch;
+        // inflight != batch: page hide took the batch out of the queue while it was in the air
+        if (answer(batch, await post(url, body, token), inflight != batch)) break;
       }
-      inflight = batch;
-      // inflight != batch: page hide took the batch out of the queue while it was in the air
-      if (answer(batch, await post(url, body, token), inflight != batch)) break;
+      inflight = [];
+      limit = size;
+      if (get(Key.Lease)?.[0] == me) del(Key.Lease);
     }
-    inflight = [];
-    limit = o.batchSize;
-    if (st.get(LEASE)?.[0] == me) st.del(LEASE);
-  }
+  };
 
   /**
    * Applies an answer to `batch` (the rules: transport.ts); true when it backs off. A batch kept
@@ -175,30 +171,32 @@ export function createClient(): Client {
    * (`out`); but not for a network error after pagehide: Chromium fails the fetch promises of a
    * page being left while their keepalive requests carry on, so that error says nothing.
    */
-  function answer(batch: CsEvent[], [status, retryAfter]: [number, string | null], out?: unknown): boolean {
+  const answer = (batch: CsEvent[], [status, retryAfter]: Answer, out?: unknown): boolean => {
     const retry = retryable(status);
     if (retry) {
       // replaces a later flush timer: page hide's own request is answered outside send()
+      retryAt = Date.now() + backoff(tries++, retryAfter);
       clearTimeout(timer);
       timer = 0;
-      schedule((retryAt = Date.now() + backoff(tries++, retryAfter)) - Date.now());
+      schedule(retryAt - Date.now());
     } else tries = 0;
     if (retry || (status == 413 && batch.length > 1)) {
       if (!retry) limit = batch.length >> 1;
-      out && mode > 1 && (status || !gone) && (st.set(QUEUE, [...batch, ...queue()]), retry || flush());
+      out && mode > 1 && (status || !gone) && (set(Key.Queue, [...batch, ...queue()]), retry || flush());
     } else {
       if (status == 401) (token = undefined), o.onAuthError?.();
-      if (status > 299 && status != 400) drop(batch.length);
+      // 401, 403, a single event's 413 …; never 400 (quarantined by the server, not lost)
+      if (status > 400) drop(batch.length);
       remove(batch);
     }
     return retry;
-  }
+  };
 
   /** The engaged time since the last report, as a user_engagement of the current page view. */
-  function engage(stop?: 1) {
+  const engage = (stop?: 1) => {
     const ms = pg && engaged?.(stop);
     if (ms) emit("user_engagement", { engaged_ms: ms });
-  }
+  };
 
   /**
    * Page hidden or left: report engaged time, then hand one batch of the queue to the browser.
@@ -211,26 +209,26 @@ export function createClient(): Client {
    * more: keepalive bodies in flight share a 64 KB quota, and a fetch refused over it fails only
    * later, when the page may be gone (sendBeacon says so at once); the rest waits for the next page.
    */
-  function hide() {
+  const hide = () => {
     // the clock stops here: the visibilitychange that follows a pagehide reports nothing more
     engage(1);
     // offline or backing off: a beacon would be reported queued and then lost, so keep the events
     if (mode < 2 || retryAt > Date.now() || !navigator.onLine || !lease()) return;
-    const busy = inflight.length;
-    remove(inflight);
-    inflight = [];
-    const [batch, body] = take(queue(), limit);
+    // what is in the air leaves the queue (`inflight` is cleared below, after the fetch path has
+    // looked at it); one batch of the rest goes now
+    const [batch, body] = take(remove(inflight), limit);
     if (
       batch.length &&
       (token || !navigator.sendBeacon
-        ? !busy && post(url, body, token).then((a) => answer(batch, a, 1))
+        ? !inflight.length && post(url, body, token).then((a) => answer(batch, a, 1))
         : navigator.sendBeacon(url, body))
     )
       remove(batch);
-    st.del(LEASE);
-  }
+    inflight = [];
+    del(Key.Lease);
+  };
 
-  function setPage() {
+  const setPage = () => {
     pg = {
       url: scrub(location.href),
       path: location.pathname,
@@ -238,27 +236,29 @@ export function createClient(): Client {
       referrer: pg ? pg.url : scrub(document.referrer),
       page_view_id: uuid(),
     };
-  }
+  };
 
   /** A page view; the previous one's engaged time first, a URL site search after. */
-  function page(p?: Props) {
-    if (!o) return;
+  const page = (p?: Props) => {
+    if (!url) return;
     engage();
     setPage();
     emit("page_view", p);
     const term = engaged && searchTerm(location.search, o.searchParams || ["q", "s", "search", "query"]);
     if (term) emit("search", { search_term: term });
-  }
+  };
 
   const api = {
     init(options: Options) {
       if (o) return;
-      o = { batchSize: 20, flushIntervalMs: 5000, ...options };
-      o.batchSize = limit = Math.min(Math.max(1, o.batchSize), 500);
+      o = options;
+      // Do Not Track with respectDnt: nothing at all (url stays unset), whatever consent() says
+      if (o.respectDnt && dnt()) return;
+      size = limit = Math.min(Math.max(1, o.batchSize ?? 20), MAX_REQUEST_EVENTS);
       url = o.endpoint.replace(/\/+$/, "") + "/v1/events";
-      st = openStore(o.storage);
-      const c = st.get(CONSENT);
-      mode = (o.respectDnt && dnt()) || c === false ? 0 : c || !o.requireConsent ? 2 : 1;
+      ({ get, set, del } = openStore(o.storage));
+      const c = get(Key.Consent);
+      mode = c === false ? 0 : c || !o.requireConsent ? 2 : 1;
       addEventListener("pagehide", () => ((gone = 1), hide()));
       addEventListener("pageshow", () => (gone = 0));
       document.addEventListener("visibilitychange", () => document.visibilityState == "hidden" && hide());
@@ -268,17 +268,16 @@ export function createClient(): Client {
       });
       if (o.autotrack !== false) {
         engaged = engagement();
-        onNavigate(page);
         document.addEventListener(
           "click",
           (ev) => {
             const c = clickEvent(ev.target);
-            c && emit(c[0], c[1]);
+            c && emit(...c);
           },
           true,
         );
-      }
-      engaged ? page() : setPage();
+        onNavigate(page); // the first page view, then one per navigation
+      } else setPage();
       schedule(); // whatever an earlier page left in the queue
     },
     track: emit,
@@ -287,31 +286,28 @@ export function createClient(): Client {
       token = t;
     },
     reset() {
-      if (!o) return;
+      if (!url) return;
       // this page's engaged time so far belongs to the identity (and token) that spent it
       engage();
       flush();
       token = undefined;
-      st.del(ANON);
-      st.del(SESSION);
+      del(Key.Anon);
+      del(Key.Session);
     },
     consent(granted: boolean) {
-      if (!o || (o.respectDnt && dnt())) return;
-      if (granted) {
-        if (mode < 2) (mode = 2), pending.splice(0).forEach(enqueue);
-      } else {
-        mode = 0;
-        pending = [];
-        KEYS.forEach(st.del);
-      }
-      st.set(CONSENT, granted);
+      if (!url) return;
+      // 2 (on) or 0 (off); what waited in memory is sent, or dropped with the rest
+      mode = +granted * 2;
+      granted ? pending.forEach(enqueue) : KEYS.forEach(del);
+      pending = [];
+      set(Key.Consent, granted);
     },
     flush,
     search: (term: string, p?: Props) => emit("search", { ...p, search_term: term }),
   } as Client;
-  // viewItemList … refund: one helper per GA4 e-commerce name, named in camelCase
+  // viewItem … refund: one helper per GA4 e-commerce name, named in camelCase
   ECOMMERCE_EVENTS.forEach(
     (n) => ((api as any)[n.replace(/_(.)/g, (_, c) => c.toUpperCase())] = (ec: Ecommerce, p?: Props) => emit(n, p, ec)),
   );
   return api;
-}
+};

@@ -4,9 +4,7 @@
  */
 import { createClient } from "./client";
 
-const w = window as any,
-  c = (w.clickstream ||= {}),
-  q: [string, ...unknown[]][] = c.q || [];
-Object.assign(c, createClient());
+// `self` is `window` on a page (and shorter); the stub object, if any, stays the same object
+const c = Object.assign(((self as any).clickstream ||= {}), createClient());
+for (const [m, ...a] of (c.q || []) as [string, ...unknown[]][]) c[m]?.(...a);
 delete c.q;
-q.forEach(([m, ...a]) => c[m]?.(...a));

@@ -7,7 +7,7 @@
  */
 export const uuid = (): string =>
   crypto.randomUUID?.() ??
-  "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) => (+c ^ ((Math.random() * 16) >> (+c / 4))).toString(16));
+  "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c: any) => (c ^ ((Math.random() * 16) >> (c / 4))).toString(16));
 
-/** ISO-8601 UTC with milliseconds, e.g. 2026-11-25T10:00:00.123Z. */
-export const iso = (t = Date.now()): string => new Date(t).toISOString();
+/** Now as ISO-8601 UTC with milliseconds, e.g. 2026-11-25T10:00:00.123Z. */
+export const iso = (): string => new Date().toISOString();

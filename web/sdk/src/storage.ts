@@ -1,20 +1,16 @@
 /** Key/value persistence over localStorage (or a supplied Storage), JSON-encoded, never throwing. */
+import { Key } from "./constants";
 import type { StorageLike } from "./types";
 
 export interface Store {
   get(key: string): any;
-  set(key: string, value: unknown): void;
+  /** Stores `value` (best effort) and returns it. */
+  set<T>(key: string, value: T): T;
   del(key: string): void;
 }
 
-/** Keys, all prefixed `cs_`; consent(false) wipes KEYS. */
-export const ANON = "cs_a",
-  SESSION = "cs_s",
-  QUEUE = "cs_q",
-  DROPPED = "cs_d",
-  LEASE = "cs_l",
-  CONSENT = "cs_c";
-export const KEYS = [ANON, SESSION, QUEUE, DROPPED, LEASE];
+/** What consent(false) wipes: every key but the refusal itself (single letters: one string spreads into the list). */
+export const KEYS = [...(Key.Anon + Key.Session + Key.Queue + Key.Dropped + Key.Lease)];
 
 const io = (f: () => any) => {
   try {
@@ -26,16 +22,17 @@ const io = (f: () => any) => {
  * Wraps `s`, else localStorage, else (storage blocked or absent) a per-page memory map.
  * No call throws: a full or blocked storage must never break the host page.
  */
-export function openStore(s?: StorageLike | null): Store {
+export const openStore = (s?: StorageLike | null): Store => {
   const m: Record<string, string> = {},
     t: StorageLike = io(() => s || localStorage) || {
-      getItem: (k) => m[k] ?? null,
+      // a missing key gives undefined, which get() turns into undefined too (JSON.parse throws)
+      getItem: (k) => m[k],
       setItem: (k, v) => (m[k] = v),
       removeItem: (k) => delete m[k],
     };
   return {
-    get: (k) => io(() => JSON.parse(t.getItem(k)!)),
-    set: (k, v) => io(() => t.setItem(k, JSON.stringify(v))),
-    del: (k) => io(() => t.removeItem(k)),
+    get: (k) => io(() => JSON.parse(t.getItem("cs_" + k)!)),
+    set: (k, v) => (io(() => t.setItem("cs_" + k, JSON.stringify(v))), v),
+    del: (k) => io(() => t.removeItem("cs_" + k)),
   };
-}
+};

@@ -1,4 +1,5 @@
 /** Talking to the ingest API: the request itself, and what each answer means for the batch. */
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, REQUEST_TIMEOUT_MS } from "./constants";
 
 /**
  * What an answer means for a batch (applied by the client's `answer()`): 2xx and 400 end it
@@ -9,36 +10,32 @@
  */
 export const retryable = (status: number): boolean => !status || status == 408 || status == 429 || status > 499;
 
-export const REQUEST_TIMEOUT_MS = 20000;
-export const BACKOFF_BASE_MS = 1000;
-export const BACKOFF_CAP_MS = 60000;
-
 /**
  * Milliseconds to wait before retry number `tries + 1`: full jitter over an exponential
  * ceiling (1 s, 2 s, 4 s … capped at 60 s), and never less than the Retry-After seconds the
  * server sent (the ingest API sends delta-seconds, never an HTTP date).
  */
 export const backoff = (tries: number, retryAfter?: string | null): number =>
-  Math.max(+retryAfter! * 1000 || 0, Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** tries));
+  Math.max(~~(retryAfter as any) * 1000, Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** tries));
 
 /**
  * POSTs a batch. A string body goes as `text/plain;charset=UTF-8` (Fetch standard), which keeps
- * the request CORS-simple unless a token adds Authorization. Returns [status, Retry-After];
- * a network error gives status 0.
+ * the request CORS-simple unless a token adds Authorization. Resolves to [status, Retry-After];
+ * a network error gives status 0 (and no Retry-After).
  */
-export async function post(url: string, body: string, token?: string): Promise<[number, string | null]> {
-  try {
-    const r = await fetch(url, {
-      method: "POST",
-      body,
-      keepalive: true,
-      headers: token ? { Authorization: "Bearer " + token } : {},
-      // a hung request must end while its sender still holds the lease (LEASE_MS), or another
-      // tab would take over and send the same events again
-      signal: AbortSignal.timeout?.(REQUEST_TIMEOUT_MS),
-    });
-    return [r.status, r.headers.get("Retry-After")];
-  } catch {
-    return [0, null];
-  }
-}
+export const post = (url: string, body: string, token?: string): Promise<Answer> =>
+  fetch(url, {
+    method: "POST",
+    body,
+    keepalive: true,
+    headers: token ? { Authorization: "Bearer " + token } : {},
+    // a hung request must end while its sender still holds the lease (LEASE_MS), or another
+    // tab would take over and send the same events again
+    signal: AbortSignal.timeout?.(REQUEST_TIMEOUT_MS),
+  }).then(
+    (r): Answer => [r.status, r.headers.get("Retry-After")],
+    (): Answer => [0],
+  );
+
+/** An answer of the ingest API: status (0 for a network error) and Retry-After. */
+export type Answer = [status: number, retryAfter?: string | null];

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test, vi } from "vitest";
+import { afterEach, describe, expect, onTestFinished, test, vi } from "vitest";
 import { iso, uuid } from "../src/ids";
 import { openStore } from "../src/storage";
 import { MemoryStorage, UUID, fakeIngest, settle, start } from "./helpers";
@@ -18,7 +18,11 @@ describe("ids", () => {
   });
 
   test("timestamps are ISO-8601 UTC with milliseconds", () => {
-    expect(iso(Date.UTC(2026, 10, 25, 10, 0, 0, 123))).toBe("2026-11-25T10:00:00.123Z");
+    vi.useFakeTimers({ now: Date.UTC(2026, 10, 25, 10, 0, 0, 123) });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    expect(iso()).toBe("2026-11-25T10:00:00.123Z");
   });
 });
 
