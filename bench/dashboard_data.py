@@ -40,7 +40,7 @@ import shutil
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -321,12 +321,13 @@ class _HourSink:
         self.raw[hour].append((key, gzip_lines(lines)))
         return key
 
-    def write_quarantine(self, stage: str, hour: Any, name: str, lines: Sequence[bytes]) -> str:
+    def write_quarantine(self, stage: str, hour: Any, name: str, lines: Sequence[bytes],
+                         counts: Mapping[str, int] | None = None) -> str:
         from clickstream import layout
 
         for line in lines:  # what the list step's count_quarantine reads: each record's error_code
             self.ingest_quarantine[hour][json.loads(line).get("error_code") or "unknown"] += 1
-        return layout.quarantine_key(stage, hour, name)
+        return layout.quarantine_key(stage, hour, name, counts)
 
 
 def _real_day(conn: Any, start: datetime) -> dict[str, Any]:

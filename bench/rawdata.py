@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,11 +40,12 @@ class MemorySink:
         self.raw.append((key, gzip_lines(lines)))
         return key
 
-    def write_quarantine(self, stage: str, hour: Hour, name: str, lines: Sequence[bytes]) -> str:
+    def write_quarantine(self, stage: str, hour: Hour, name: str, lines: Sequence[bytes],
+                         counts: Mapping[str, int] | None = None) -> str:
         from clickstream import layout
         from clickstream.ingest.sink import gzip_lines
 
-        key = layout.quarantine_key(stage, hour, name)
+        key = layout.quarantine_key(stage, hour, name, counts)
         self.quarantine.append((key, gzip_lines(lines)))
         return key
 
@@ -93,7 +94,7 @@ class RawHour:
 def _code_hash() -> str:
     h = hashlib.sha256()
     for rel in ("src/clickstream/demo/traffic.py", "src/clickstream/ingest/service.py", "src/clickstream/ingest/enrich.py",
-                "src/clickstream/ingest/sink.py", "bench/rawdata.py"):
+                "src/clickstream/ingest/sink.py", "src/clickstream/layout.py", "bench/rawdata.py"):
         h.update((ROOT / rel).read_bytes())
     for path in sorted((ROOT / "src/clickstream/schema").glob("*.py")):
         h.update(path.read_bytes())

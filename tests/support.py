@@ -55,8 +55,14 @@ def read_lines(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
 
 
 def keys_for_request(s3: Any, bucket: str, request_id: str) -> list[str]:
-    """Every object a request wrote to a bucket (its name is the request id)."""
+    """Every object a request wrote to a bucket (its name is the request id; a quarantine
+    object's name is followed by its counts, `~<code>=<n>...`)."""
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(f"/{request_id}.jsonl.gz")]
+        keys += [o["Key"] for o in page.get("Contents", [])
+                 if o["Key"].endswith(".jsonl.gz") and _object_name(o["Key"]) == request_id]
     return keys
+
+
+def _object_name(key: str) -> str:
+    return key.rsplit("/", 1)[-1].removesuffix(".jsonl.gz").split("~", 1)[0]

@@ -2,7 +2,7 @@
 
     raw/received_date=YYYY-MM-DD/received_hour=HH/<request_id>.jsonl.gz
     processed/events/received_date=.../received_hour=.../part-NNNNN.parquet
-    quarantine/stage=ingest|clean|quality/received_date=.../received_hour=.../<name>.jsonl.gz
+    quarantine/stage=ingest|clean|quality/received_date=.../received_hour=.../<name>[~<code>=<n>...].jsonl.gz
 
 Partitions are Hive-style so Athena/Glue read the processed layer directly.
 """
@@ -10,6 +10,7 @@ Partitions are Hive-style so Athena/Glue read the processed layer directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -72,8 +73,36 @@ def quarantine_prefix(stage: str, hour: Hour) -> str:
     return f"{QUARANTINE_PREFIX}/stage={stage}/{hour.partition}/"
 
 
-def quarantine_key(stage: str, hour: Hour, name: str) -> str:
-    return f"{quarantine_prefix(stage, hour)}{_safe_name(name)}.jsonl.gz"
+def quarantine_key(stage: str, hour: Hour, name: str, counts: Mapping[str, int] | None = None) -> str:
+    """`quarantine/stage=<stage>/<hour partition>/<name>[~<code>=<n>...].jsonl.gz`.
+
+    With `counts` (records per error code) the key carries them, e.g.
+    `req-1~bad_currency=1~stale_timestamp=2.jsonl.gz`: the hour's quarantine is then counted
+    from a listing, without reading thousands of small objects, and `aws s3 ls` shows why
+    each was kept. Counts that would make the key too long for S3 are left out; such an
+    object is counted by reading it.
+    """
+    base = f"{quarantine_prefix(stage, hour)}{_safe_name(name)}"
+    if counts and all(_CODE.fullmatch(code) and n > 0 for code, n in counts.items()):
+        tagged = base + "".join(f"{_COUNT_SEPARATOR}{code}={n}" for code, n in sorted(counts.items()))
+        if len((tagged + _QUARANTINE_SUFFIX).encode()) <= MAX_KEY_BYTES:
+            base = tagged
+    return base + _QUARANTINE_SUFFIX
+
+
+def quarantine_counts_in_key(key: str) -> dict[str, int] | None:
+    """The counts `quarantine_key` put in the key, or None when it carries none (read the object)."""
+    name = key.rsplit("/", 1)[-1].removesuffix(_QUARANTINE_SUFFIX)
+    _, *tags = name.split(_COUNT_SEPARATOR)
+    if not tags:
+        return None
+    counts: dict[str, int] = {}
+    for tag in tags:
+        code, _, n = tag.partition("=")
+        if not (_CODE.fullmatch(code) and n.isdigit()):
+            return None
+        counts[code] = counts.get(code, 0) + int(n)
+    return counts
 
 
 def processed_prefix(dataset: str, hour: Hour) -> str:
@@ -85,6 +114,11 @@ def processed_key(dataset: str, hour: Hour, part: int) -> str:
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]")
+# Names never contain "~" (`_safe_name` replaces it), so it can only start a count tag.
+_COUNT_SEPARATOR = "~"
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_QUARANTINE_SUFFIX = ".jsonl.gz"
+MAX_KEY_BYTES = 1024  # S3's limit on an object key
 
 
 def _safe_name(name: str) -> str:

@@ -291,9 +291,25 @@ def test_ingest_quarantine_is_counted_by_code(env: Env) -> None:
     # Without sent_ts there is no clock-skew correction, so an hour ahead is in the future.
     env.send([make_event(at=at + timedelta(hours=1), sent_ts=None)], at=at, request_id="it-clean-8-b")
     env.sink.write_quarantine("ingest", hour, "it-clean-8-odd", [b"not json", b'{"error_code": null}'])
-    listing = env.listing(hour, "run-iq")
+    # Ingest's objects carry their counts in the key; only the one without is read.
+    prefix = quarantine_prefix("ingest", hour)
+    keys = sorted(o["Key"].removeprefix(prefix) for o in env.s3.list_objects_v2(
+        Bucket=env.resources.quarantine_bucket, Prefix=prefix)["Contents"])
+    assert keys == ["it-clean-8-a~bad_value=2.jsonl.gz", "it-clean-8-b~future_timestamp=1.jsonl.gz",
+                    "it-clean-8-odd.jsonl.gz"]
+    gets: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        gets.append(params["Key"])
+
+    env.s3.meta.events.register("provide-client-params.s3.GetObject", record)
+    try:
+        listing = env.listing(hour, "run-iq")
+    finally:
+        env.s3.meta.events.unregister("provide-client-params.s3.GetObject", record)
     assert listing.ingest_quarantine == {"bad_value": 2, "future_timestamp": 1, "unknown": 2}
     assert listing.object_count == 1
+    assert [key.removeprefix(prefix) for key in gets] == ["it-clean-8-odd.jsonl.gz"]
 
 
 def test_received_hours_use_utc(env: Env) -> None:

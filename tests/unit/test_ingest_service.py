@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -27,13 +27,16 @@ USER_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.
 class ListSink:
     raw: list[bytes] = field(default_factory=list)
     quarantine: list[bytes] = field(default_factory=list)
+    quarantine_counts: list[dict[str, int]] = field(default_factory=list)
 
     def write_raw(self, hour: Hour, request_id: str, lines: Sequence[bytes]) -> str:
         self.raw.extend(lines)
         return request_id
 
-    def write_quarantine(self, stage: str, hour: Hour, name: str, lines: Sequence[bytes]) -> str:
+    def write_quarantine(self, stage: str, hour: Hour, name: str, lines: Sequence[bytes],
+                         counts: Mapping[str, int] | None = None) -> str:
         self.quarantine.extend(lines)
+        self.quarantine_counts.append(dict(counts or {}))
         return name
 
 
@@ -180,3 +183,18 @@ def test_iso_ms_is_utc_milliseconds_truncated() -> None:
     for moment in moments:
         assert iso_ms(moment) == _iso_ms_reference(moment), moment
     assert iso_ms(datetime(2025, 5, 1, 12, 0, 0, 999999, tzinfo=UTC)) == "2025-05-01T12:00:00.999Z"
+
+
+def test_the_quarantine_object_is_written_with_its_counts_by_code() -> None:
+    # The list step counts the hour's quarantine from these (they go into the key).
+    good = make_event("page_view", at=RECEIVED_AT - timedelta(minutes=3))
+    batch = [good, {**good, "event_id": "not-a-uuid"}, {**good, "event_name": "Bad Name"},
+             {**good, "event_id": "also-not"}]
+    sink, response = ingest(json.dumps({"events": batch}).encode())
+    written = [json.loads(line)["error_code"] for line in sink.quarantine]
+    assert response.accepted == 1 and len(written) == 3
+    assert sink.quarantine_counts == [{code: written.count(code) for code in set(written)}]
+
+    sink, response = ingest(b"{not json")
+    assert response.status == 400
+    assert sink.quarantine_counts == [{json.loads(sink.quarantine[0])["error_code"]: 1}]

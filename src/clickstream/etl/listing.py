@@ -170,11 +170,20 @@ UNKNOWN_CODE = "unknown"
 def count_quarantine(s3: Any, bucket: str, prefix: str, *, workers: int = 16) -> dict[str, int]:
     """Records under a quarantine prefix counted by `error_code`, sorted by code.
 
-    Lines that cannot be read, or that have no code, count as "unknown": the count is for
-    dashboards and must not fail the run over one odd line.
+    Objects whose key carries their counts (what ingest writes, `layout.quarantine_key`) are
+    counted from the listing; only the others are read. Lines that cannot be read, or that
+    have no code, count as "unknown": the count is for dashboards and must not fail the run
+    over one odd line.
     """
     counts: dict[str, int] = {}
-    keys = [key for key, _ in s3io.list_objects(s3, bucket, prefix)]
+    keys = []
+    for key, _ in s3io.list_objects(s3, bucket, prefix):
+        in_key = layout.quarantine_counts_in_key(key)
+        if in_key is None:
+            keys.append(key)
+            continue
+        for code, n in in_key.items():
+            counts[code] = counts.get(code, 0) + n
     for _, data in s3io.fetch_many(lambda k: s3io.get_bytes(s3, bucket, k), keys, workers=workers):
         try:
             lines = gunzip_lines(data)

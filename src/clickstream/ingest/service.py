@@ -153,7 +153,10 @@ class IngestService:
         if accepted:
             self._sink.write_raw(hour, request.request_id, accepted)
         if quarantined:
-            self._sink.write_quarantine(STAGE, hour, request.request_id, quarantined)
+            counts: dict[str, int] = {}
+            for rejection in rejected:
+                counts[rejection.code] = counts.get(rejection.code, 0) + 1
+            self._sink.write_quarantine(STAGE, hour, request.request_id, quarantined, counts)
 
         return IngestResponse(
             status=200 if accepted else 400,
@@ -189,7 +192,7 @@ class IngestService:
         """The whole body is refused: keep it (bounded) in quarantine, then answer with the reason."""
         if request.body:
             line = _quarantine_line(request, server, code, message, request.body[:QUARANTINE_BODY_LIMIT])
-            self._sink.write_quarantine(STAGE, hour, request.request_id, [line])
+            self._sink.write_quarantine(STAGE, hour, request.request_id, [line], {code.value: 1})
         return IngestResponse(
             status=status,
             body=ErrorBody(code=code.value, message=message, request_id=request.request_id),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,7 +30,9 @@ def gunzip_lines(data: bytes) -> list[bytes]:
 class EventSink(Protocol):
     def write_raw(self, hour: Hour, request_id: str, lines: Sequence[bytes]) -> str: ...
 
-    def write_quarantine(self, stage: str, hour: Hour, name: str, lines: Sequence[bytes]) -> str: ...
+    def write_quarantine(
+        self, stage: str, hour: Hour, name: str, lines: Sequence[bytes], counts: Mapping[str, int] | None = None
+    ) -> str: ...
 
 
 class S3EventSink:
@@ -46,8 +48,11 @@ class S3EventSink:
         self._put(self._raw_bucket, key, lines)
         return key
 
-    def write_quarantine(self, stage: str, hour: Hour, name: str, lines: Sequence[bytes]) -> str:
-        key = layout.quarantine_key(stage, hour, name)
+    def write_quarantine(
+        self, stage: str, hour: Hour, name: str, lines: Sequence[bytes], counts: Mapping[str, int] | None = None
+    ) -> str:
+        """`counts` (records per error code) go into the key; see `layout.quarantine_key`."""
+        key = layout.quarantine_key(stage, hour, name, counts)
         self._put(self._quarantine_bucket, key, lines)
         return key
 
