@@ -18,10 +18,9 @@ from one REAL day, REPLICATED:
    users and visitors rows of such a returning visitor are merged (first seen = its first
    copy). So the 30 days repeat one weekday's traffic shape; labelled "replicated" wherever
    the figures are printed.
-3. The rollups (agg_*) are rebuilt for every day with the rollup SQL of
-   `clickstream.warehouse.rollups`: its `day_events` and ROLLUP_STEPS statements on groups
-   of days (two groups at a time), then `rebuild_retention_weekly` (retention cohorts and
-   agg_visitor_returns) once for all days; then VACUUM ANALYZE.
+3. The derived tables and every rollup (agg_*) are rebuilt for all days from the replicated
+   events with `clickstream.warehouse.rollups.rebuild_all`, the warehouse's own full rebuild;
+   then VACUUM ANALYZE.
 
 The database lives in its own embedded PostgreSQL under bench/.cache/dashboard-<key>/ (the
 folder holds a `.gitignore` of `*`), where <key> hashes the inputs (see KEY_FILES, plus the
@@ -59,7 +58,6 @@ LAST_DAY = date(2026, 11, 24)
 # Mean visits per hour of the real day: ~345 k events a day, so 30 copies pass 10 M.
 VISITORS_PER_HOUR = 1_170.0
 RECURRING_PER_1024 = 307  # ~30 % of visitor ids come back every 7 days
-ROLLUP_DAY_GROUP = 4  # days per rollup rebuild transaction (two run at a time)
 DATABASE = "warehouse"
 
 # Build-only settings, reset (ALTER SYSTEM RESET ALL) before anything is measured.
@@ -555,49 +553,19 @@ def _replicate(url: str) -> None:
 
 
 def _rebuild_rollups(url: str) -> int:
-    """Every agg_* table for every day, with the rollup SQL the hourly refresh runs: the
-    days in groups (two groups at a time), then the retention weeks once for all."""
+    """Every derived row and agg_* table for every day, from the replicated events, with the
+    warehouse's own `rollups.rebuild_all` (what runs after a migration changes a definition)."""
     from clickstream.warehouse.db import connect, transaction
-    from clickstream.warehouse.queries import query
-    from clickstream.warehouse.rollups import ROLLUP_STEPS
+    from clickstream.warehouse.rollups import rebuild_all
 
     conn = connect(url, statement_timeout_s=0)
     try:
+        rebuild_all(conn)
         with transaction(conn) as cur:
-            cur.execute("SELECT DISTINCT event_date FROM events ORDER BY 1")
-            days = [d for (d,) in cur.fetchall()]
+            cur.execute("SELECT count(DISTINCT event_date) FROM events")
+            return int(cur.fetchone()[0])
     finally:
         conn.close()
-
-    def rebuild(group: list[date], steps: Sequence[str]) -> None:
-        c = connect(url, statement_timeout_s=0)
-        try:
-            with transaction(c) as cur:
-                cur.execute(query("rollups", "begin"))
-                # what the refresh's affected_days step leaves: rf_days and rf_weeks
-                cur.execute("CREATE TEMP TABLE rf_days ON COMMIT DROP AS SELECT unnest(%s::date[]) AS day", (group,))
-                cur.execute("ALTER TABLE rf_days ADD PRIMARY KEY (day); ANALYZE rf_days")
-                cur.execute(
-                    "CREATE TEMP TABLE rf_weeks ON COMMIT DROP AS "
-                    "SELECT DISTINCT date_trunc('week', day::timestamp)::date AS week FROM rf_days; "
-                    "ANALYZE rf_weeks"
-                )
-                if "rebuild_visitor_days" not in steps:  # what that step leaves for the returning visitors
-                    cur.execute("CREATE TEMP TABLE rf_day_visitors (visitor_id text) ON COMMIT DROP")
-                for step in steps:
-                    cur.execute(query("rollups", step))
-        finally:
-            c.close()
-
-    # The day rollups on groups of days, two at a time; then the returning-visitor rollups
-    # (retention weeks, agg_visitor_returns), which read the visitor-days of all days, once.
-    daily = [s for s in ROLLUP_STEPS if s != "rebuild_retention_weekly"]
-    groups = [days[i : i + ROLLUP_DAY_GROUP] for i in range(0, len(days), ROLLUP_DAY_GROUP)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for job in [pool.submit(rebuild, g, ["day_events", *daily]) for g in groups]:
-            job.result()
-    rebuild(days, ["rebuild_retention_weekly"])
-    return len(days)
 
 
 def _finish(url: str) -> dict[str, int]:

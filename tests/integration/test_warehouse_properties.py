@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from clickstream.warehouse.db import connect
 from clickstream.warehouse.load import LoadResult, load_hour
-from clickstream.warehouse.rollups import refresh
+from clickstream.warehouse.rollups import REFRESH_TABLES, refresh
 from tests.integration.conftest_warehouse import (
     CHECKED_TABLES,
     H_BEFORE,
@@ -119,6 +119,7 @@ def _manifest_without_files(conn: psycopg2.extensions.connection) -> list[tuple]
 
 def _empty(conn: psycopg2.extensions.connection) -> None:
     with conn.cursor() as cur:
-        # The table names are this test module's constants.
-        cur.execute("TRUNCATE " + ", ".join(CHECKED_TABLES))
+        # The table names are constants. The refresh's own tables go too: it trusts them to
+        # describe the rollups.
+        cur.execute("TRUNCATE " + ", ".join([*CHECKED_TABLES, *REFRESH_TABLES, "agg_visitor_returns"]))
     conn.commit()
