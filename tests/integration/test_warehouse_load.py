@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg2.extensions
 import pyarrow as pa
@@ -19,6 +19,7 @@ from clickstream.warehouse.load import LoadResult, load_hour
 from tests.integration.conftest_warehouse import (
     H_BEFORE,
     H_MAIN,
+    Item,
     PartStore,
     Visit,
     at,
@@ -28,6 +29,7 @@ from tests.integration.conftest_warehouse import (
     rows,
     scalar,
     scenario,
+    stable_id,
 )
 
 pytest_plugins = ["tests.integration.conftest_warehouse"]
@@ -206,12 +208,180 @@ def test_concurrent_loads_of_the_same_hour_insert_once(wh_url: str, wh_conn: psy
     assert scalar(wh_conn, "SELECT count(*) FROM events") == 29
 
 
-def test_items_merge_joins_staged_items_to_an_analysed_table_not_to_events(
+def test_an_hour_committed_while_this_one_staged_is_seen_by_its_merge(
+        wh_url: str, wh_conn: psycopg2.extensions.connection) -> None:
+    # GIVEN the main hour staged, its merge not yet begun
+    sc = scenario()
+    other = connect(wh_url)
+
+    def load_before(point: str) -> None:
+        # WHEN the earlier hour loads and commits on another connection meanwhile
+        if point == "after_copy":
+            assert _load(other, sc, H_BEFORE) == LoadResult(2, 0, 0, 0, ["2026-03-02"])
+
+    try:
+        result = _load(wh_conn, sc, H_MAIN, fault=load_before)
+    finally:
+        other.close()
+    # THEN the merge, which takes the merge lock only now, sees that hour's rows: g1 and g2 are
+    # duplicates, not inserted a second time (nor a unique violation), exactly as run one after the other
+    assert result == MAIN_RESULT
+    assert scalar(wh_conn, "SELECT count(*) FROM events") == 29
+    assert scalar(wh_conn, "SELECT received_hour FROM events WHERE event_id = %s", (sc.rows["g2"].event_id,)) == \
+           H_BEFORE.start
+
+
+def test_the_merge_reads_committed_rows_whatever_the_default_isolation(
+        wh_url: str, wh_conn: psycopg2.extensions.connection) -> None:
+    # GIVEN a session whose transactions default to REPEATABLE READ (a snapshot taken at the
+    # load's first statement would miss hours committed while it staged)
+    with wh_conn.cursor() as cur:
+        cur.execute("SET default_transaction_isolation = 'repeatable read'")
+    wh_conn.commit()
+    sc = scenario()
+    other = connect(wh_url)
+    try:
+        result = _load(wh_conn, sc, H_MAIN,
+                       fault=lambda point: point == "after_copy" and _load(other, sc, H_BEFORE) and None)
+    finally:
+        other.close()
+    # THEN the load ran READ COMMITTED all the same
+    assert result == MAIN_RESULT
+    assert scalar(wh_conn, "SELECT current_setting('default_transaction_isolation')") == "repeatable read"
+
+
+H_NEXT = Hour.parse("2026-03-02T11")
+
+
+def _overlapping_hours() -> tuple[PartStore, dict[Hour, list[tuple[str, str]]], dict[str, set[str]]]:
+    """Two hours of view_item events with one item each: 40 events of their own each, 30 that
+    both hold unchanged, 30 that both hold with another payload (and another item price)."""
+    visit = Visit("overlap")
+    labels = {kind: [f"{kind}-{n}" for n in range(count)]
+              for kind, count in (("same", 30), ("changed", 30), ("main", 40), ("next", 40))}
+    rows: dict[Hour, list] = {H_MAIN: [], H_NEXT: []}
+    for n, label in enumerate(labels["same"] + labels["changed"] + labels["main"]):
+        rows[H_MAIN].append(visit.event(label, "view_item", at("2026-03-02T10:30:00") + timedelta(seconds=n),
+                                        items=(Item("42", price=12.5),)))
+    for row in rows[H_MAIN][:60]:
+        label = row.event["request_id"].removeprefix("req-")
+        received = {"received_ts": row.event["received_ts"] + timedelta(hours=1), "received_hour": H_NEXT.start}
+        if label.startswith("same"):
+            rows[H_NEXT].append(row.copy(**received))
+        else:
+            changed = row.copy(payload="v2", page_title="Changed", **received)
+            changed.items = [{**item, "price": 99.0} for item in changed.items]
+            rows[H_NEXT].append(changed)
+    for n, label in enumerate(labels["next"]):
+        rows[H_NEXT].append(visit.event(label, "view_item", at("2026-03-02T11:30:00") + timedelta(seconds=n),
+                                        items=(Item("42", price=12.5),)))
+    store = PartStore()
+    parts = {hour: [store.add(hour, 0, hour_rows)] for hour, hour_rows in rows.items()}
+    ids = {kind: {stable_id(f"event:{label}") for label in names} for kind, names in labels.items()}
+    return store, parts, ids
+
+
+def test_concurrent_loads_of_hours_that_share_events_count_every_duplicate_once(wh_url: str,
+                                                                                 wh_conn) -> None:
+    # GIVEN two hours that hold 60 of the same event_ids (30 unchanged, 30 with another payload)
+    store, parts, ids = _overlapping_hours()
+    results: dict[Hour, LoadResult] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run(hour: Hour) -> None:
+        conn = connect(wh_url)
+        try:
+            # both staged before either merges: they race for the merge lock
+            results[hour] = load_hour(conn, hour, f"run-{hour}", parts[hour], read_table=store.read,
+                                      quarantine_counts={},
+                                      fault=lambda point: barrier.wait(timeout=60) and None if point == "after_copy"
+                                      else None)
+        except BaseException as exc:  # reported below, after the threads end
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    # WHEN they load at the same time
+    threads = [threading.Thread(target=run, args=(hour,)) for hour in (H_MAIN, H_NEXT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    # THEN the outcome is that of one loading after the other: the first inserts all its 100
+    # events and their items, the second its own 40, and counts 30 natural and 30 synthetic duplicates
+    (first,) = [hour for hour, result in results.items() if result.inserted_events == 100]
+    second = H_NEXT if first == H_MAIN else H_MAIN
+    assert results[first] == LoadResult(100, 100, 0, 0, ["2026-03-02"])
+    assert results[second] == LoadResult(40, 40, 30, 30, ["2026-03-02"])
+    # AND the shared events and their items are the first hour's versions
+    shared = sorted(ids["same"] | ids["changed"])
+    held = rows(wh_conn, "events")
+    assert {r["received_hour"] for r in held if r["event_id"] in shared} == {first.start}
+    assert len(held) == 140
+    items = {i["event_id"]: i for i in rows(wh_conn, "event_items")}
+    assert len(items) == 140
+    changed_price = 12.5 if first == H_MAIN else 99.0
+    assert {items[event_id]["price"] for event_id in ids["changed"]} == {changed_price}
+    assert {items[event_id]["received_hour"] for event_id in shared} == {first.start}
+
+
+def test_items_missing_from_an_event_loaded_earlier_are_added_by_its_next_sighting(
         wh_conn: psycopg2.extensions.connection) -> None:
-    # Joined to `events` on (event_id, payload_hash) in the same statement, two near-unique
-    # equalities made the planner expect one row once `events` had statistics, and a nested
-    # loop over the staged items turned a 1 s merge into minutes (seen building the dashboard
-    # benchmark). The items merge reads the versions events holds from an analysed table.
+    # GIVEN an earlier hour that loaded an event without its items file
+    visit = Visit("held")
+    purchase = visit.event("p1", "purchase", at("2026-03-02T09:50:00"), items=(Item("42"), Item("7")),
+                           transaction_id="T9")
+    store = PartStore()
+    events_key, _ = store.add(H_BEFORE, 0, [purchase])
+    assert load_hour(wh_conn, H_BEFORE, "before", [(events_key, None)], read_table=store.read,
+                     quarantine_counts={}) == LoadResult(1, 0, 0, 0, ["2026-03-02"])
+    # WHEN the main hour sees the same event again, unchanged, with its items
+    again = purchase.copy(received_ts=at("2026-03-02T10:00:01"), received_hour=H_MAIN.start)
+    main_parts = [store.add(H_MAIN, 0, [again])]
+    first = load_hour(wh_conn, H_MAIN, "main", main_parts, read_table=store.read, quarantine_counts={})
+    rerun = load_hour(wh_conn, H_MAIN, "main", main_parts, read_table=store.read, quarantine_counts={})
+    # THEN the event stays the earlier hour's, a natural duplicate, and its items are added once
+    assert first == LoadResult(0, 2, 1, 0, [])
+    assert rerun == LoadResult(0, 0, 1, 0, [])
+    assert [(i["item_position"], i["received_hour"]) for i in rows(wh_conn, "event_items", "item_position")] == \
+           [(0, H_MAIN.start), (1, H_MAIN.start)]
+    assert scalar(wh_conn, "SELECT inserted_items FROM load_manifest WHERE hour = %s", (H_MAIN.start,)) == 2
+
+
+def _reference_counts(conn: psycopg2.extensions.connection, staged: list[dict], hour: Hour) -> tuple[int, int]:
+    """The duplicate counts by their definition: every staged row against the row events holds
+    for its id; rows of ids events holds from this hour count once as originals."""
+    held = {r["event_id"]: r for r in rows(conn, "events")}
+    same = [s for s in staged if s["payload_hash"] == held[s["event_id"]]["payload_hash"]]
+    originals = {s["event_id"] for s in same if held[s["event_id"]]["received_hour"] == hour.start}
+    return len(same) - len(originals), len(staged) - len(same)
+
+
+@pytest.mark.parametrize("runs", [[[1], [0, 1]], [[0], [1, 0], [1]], [[1, 0], [0], [0, 1]]],
+                         ids=["second-part-then-all", "first-part-then-all-then-second", "all-then-first-then-all"])
+def test_duplicate_counts_follow_their_definition_when_runs_see_different_parts(
+        wh_conn: psycopg2.extensions.connection, runs: list[list[int]]) -> None:
+    # GIVEN the earlier hour loaded; runs of the main hour that see only some of its parts, so
+    # that events may hold, from this very hour, a version the full hour would not have kept
+    sc = scenario()
+    _load(wh_conn, sc, H_BEFORE)
+    for run in runs:
+        parts = [sc.parts[H_MAIN][i] for i in run]
+        staged = [r for events_key, _ in parts for r in sc.store.tables[events_key].to_pylist()]
+        # WHEN each run loads
+        result = _load(wh_conn, sc, H_MAIN, parts=parts)
+        # THEN its counts are those of the definition, against what events holds afterwards
+        assert (result.natural_duplicates, result.synthetic_duplicates) == _reference_counts(wh_conn, staged, H_MAIN)
+    assert scalar(wh_conn, "SELECT count(*) FROM events") == 29
+
+
+def test_the_merge_probes_events_by_key_and_never_reads_it_whole(wh_conn: psycopg2.extensions.connection) -> None:
+    # A join to `events` that reads all of it grows with the warehouse; one joined on
+    # (event_id, payload_hash) once made the planner expect a single row and take minutes in a
+    # nested loop over the staged items. The merge looks events up once per kept id, through
+    # its primary key, into an analysed table; every later statement reads that table.
     from bench.warehouse_load_bench import HOUR, synthetic_hour
     from clickstream.warehouse.queries import query
 
@@ -221,19 +391,30 @@ def test_items_merge_joins_staged_items_to_an_analysed_table_not_to_events(
     with wh_conn.cursor() as cur:
         cur.execute("ANALYZE events")
     wh_conn.commit()
-    plans: list[str] = []
+    plans: dict[str, str] = {}
 
     def explain(point: str) -> None:
-        if point == "after_merge":
-            insert = query("load", "merge_items").split("ANALYZE stage_held;", 1)[1]
-            with wh_conn.cursor() as cur:
-                cur.execute("EXPLAIN " + insert)
-                plans.append("\n".join(r[0] for r in cur.fetchall()))
+        if point != "after_merge":
+            return
+        keep = query("load", "keep_earliest")
+        statements = {
+            "keep_earliest": keep[keep.index("SELECT k.event_id"):keep.index(";\nANALYZE stage_kept")],
+            **{name: query("load", name) for name in ("merge_events", "merge_items", "merge_held_items",
+                                                      "count_duplicates")},
+        }
+        with wh_conn.cursor() as cur:
+            for name, statement in statements.items():
+                cur.execute("EXPLAIN " + statement, {"hour": HOUR.start})
+                plans[name] = "\n".join(r[0] for r in cur.fetchall())
 
     result = load_hour(wh_conn, HOUR, "second", [("e2", "i2")], read_table=tables.__getitem__,
                        quarantine_counts={}, fault=explain)
     assert result.inserted_events == second[0].num_rows and result.inserted_items == second[1].num_rows
-    (plan,) = plans
-    assert " on events " not in plan and "Nested Loop" not in plan, plan
-    held = next(line for line in plan.splitlines() if "stage_held" in line)
-    assert "rows=1 " not in held, plan  # its size is known, not guessed
+    keep = plans.pop("keep_earliest")
+    assert "Index Scan using events_pkey on events" in keep and "Seq Scan on events" not in keep, keep
+    assert "Hash Join" not in keep and "Merge Join" not in keep, keep
+    for name, plan in plans.items():
+        assert "Scan on events" not in plan and "on events e" not in plan, (name, plan)
+    assert "Nested Loop" not in plans["merge_items"], plans["merge_items"]
+    kept = next(line for line in plans["merge_items"].splitlines() if "stage_kept" in line)
+    assert "rows=1 " not in kept, plans["merge_items"]  # its size is known, not guessed

@@ -115,3 +115,63 @@ def test_conform_refuses_a_part_with_an_event_id_twice() -> None:
     row = visit.event("once", "page_view", at("2026-03-02T10:00:00"))
     with pytest.raises(LoadInputError, match="more than one row for some event_id"):
         _conform(events_table([row, row.copy(request_id="again")]), EVENTS_SCHEMA, "k", HOUR)
+
+
+def test_read_ahead_yields_every_file_in_order_and_reads_one_ahead_at_most() -> None:
+    # GIVEN parts, one without an items file
+    parts = [("e0", "i0"), ("e1", None), ("e2", "i2")]
+    reads: list[str] = []
+
+    def read(key: str) -> pa.Table:
+        reads.append(key)
+        return pa.table({"key": [key]})
+
+    # WHEN they are read ahead
+    seen = []
+    for part_no, key, schema, table in load._read_ahead(parts, read):
+        seen.append((part_no, key, schema is EVENTS_SCHEMA, table["key"][0].as_py()))
+        # THEN while the caller holds a file, at most the next one has been read
+        assert len(reads) <= len(seen) + 1
+    # AND every file comes once, in order, events before items, with its part number
+    assert seen == [(0, "e0", True, "e0"), (0, "i0", False, "i0"), (1, "e1", True, "e1"),
+                    (2, "e2", True, "e2"), (2, "i2", False, "i2")]
+    assert reads == ["e0", "i0", "e1", "e2", "i2"]
+
+
+def test_read_ahead_raises_a_read_error_when_its_file_comes() -> None:
+    def read(key: str) -> pa.Table:
+        if key == "e1":
+            raise LoadInputError("e1 is unreadable")
+        return pa.table({"key": [key]})
+
+    files = load._read_ahead([("e0", None), ("e1", None)], read)
+    assert next(files)[1] == "e0"
+    with pytest.raises(LoadInputError, match="e1 is unreadable"):
+        next(files)
+
+
+def test_read_ahead_left_early_leaves_no_thread_behind() -> None:
+    import threading
+    from contextlib import closing
+
+    with closing(load._read_ahead([("e0", "i0"), ("e1", "i1")], lambda key: pa.table({"key": [key]}))) as files:
+        next(files)
+    assert not [t for t in threading.enumerate() if t.name.startswith("load-read-ahead")]
+
+
+@pytest.mark.parametrize(("name", "table", "select", "source", "schema"), [
+    ("merge_events", "events", "SELECT\n", "FROM stage_events s", EVENTS_SCHEMA),
+    ("merge_items", "event_items", "SELECT DISTINCT ON (i.event_id, i.item_position)", "FROM stage_items i", ITEMS_SCHEMA),
+    ("merge_held_items", "event_items", "SELECT DISTINCT ON (i.event_id, i.item_position)", "FROM stage_items i",
+     ITEMS_SCHEMA),
+])
+def test_merges_select_the_columns_they_insert(name: str, table: str, select: str, source: str, schema) -> None:
+    # Both lists are spelled out; they must name the processed columns in the same order (the
+    # two items merges differ only in which kept versions they take).
+    from clickstream.warehouse.queries import query
+
+    statement = query("load", name)
+    head = statement[statement.index(f"INSERT INTO {table} (") + len(f"INSERT INTO {table} ("):]
+    inserted = [c.strip() for c in head[:head.index(")")].split(",")]
+    selected = statement[statement.index(select) + len(select):statement.index(source)]
+    assert inserted == [c.strip().split(".", 1)[1] for c in selected.split(",")] == schema.names
