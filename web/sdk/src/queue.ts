@@ -26,14 +26,14 @@ export const push = (q: CsEvent[], e: CsEvent): number => {
 
 /**
  * The first events of `q` that fit in one request of at most `max` events (the caller keeps it
- * ≤ MAX_REQUEST_EVENTS) and 64 KB, each stamped with `sent_ts`. Returns them and the request body.
+ * ≤ MAX_REQUEST_EVENTS) and 64 KB, all stamped with one `sent_ts`. Returns them and the request body.
  */
-export const take = (q: CsEvent[], max: number): [CsEvent[], string] => {
+export const take = (q: CsEvent[], max: number, sent_ts = iso()): [CsEvent[], string] => {
   let size = 13; // {"events":[]}
   // size only grows, so what passes the filter is a prefix
   const parts = q
     .slice(0, max)
-    .map((e) => JSON.stringify({ ...e, sent_ts: iso() }))
+    .map((e) => JSON.stringify({ ...e, sent_ts }))
     .filter((s) => (size += bytes(s) + 1) <= MAX_REQUEST_BYTES);
   return [q.slice(0, parts.length), `{"events":[${parts}]}`];
 };

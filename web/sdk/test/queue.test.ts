@@ -71,6 +71,26 @@ describe("take: one request", () => {
     expect(JSON.parse(body).events[0].sent_ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(q[0].sent_ts).toBeUndefined();
   });
+
+  test("one sent_ts for the whole request, even when the clock moves while it is built", () => {
+    // The server corrects clock skew with it: the events of one request were sent together.
+    let tick = Date.UTC(2026, 0, 1);
+    vi.spyOn(Date, "now").mockImplementation(() => tick++);
+    const real = Date;
+    vi.stubGlobal("Date", class extends real {
+      constructor(...args: []) {
+        super(...(args.length ? args : [tick++]) as []);
+      }
+    });
+    try {
+      const [, body] = take(Array.from({ length: 5 }, (_, i) => ev(i)), 10);
+      const stamps = new Set(JSON.parse(body).events.map((e: CsEvent) => e.sent_ts));
+      expect(stamps.size).toBe(1);
+    } finally {
+      vi.unstubAllGlobals();
+      vi.restoreAllMocks();
+    }
+  });
 });
 
 describe("the SDK's persistent queue", () => {
