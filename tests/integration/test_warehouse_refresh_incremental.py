@@ -17,7 +17,7 @@ import pytest
 from clickstream.layout import Hour
 from clickstream.warehouse.db import connect
 from clickstream.warehouse.load import load_hour
-from clickstream.warehouse.rollups import REFRESH_TABLES, rebuild_all, refresh
+from clickstream.warehouse.rollups import DAY_STEPS, REFRESH_STEPS, REFRESH_TABLES, rebuild_all, refresh
 from tests.e2e.conftest_dashboard import DataSet, Session, build
 from tests.integration.conftest_warehouse import (
     CHECKED_TABLES,
@@ -164,6 +164,11 @@ def test_every_refresh_equals_a_full_recompute(conn: psycopg2.extensions.connect
     # and so did the rebuilds of whole days where a difference cannot settle a value
     whole = {pair.split()[0] for r in caplog.records for pair in getattr(r, "rebuilt_whole", [])}
     assert {"agg_pages_daily", "agg_traffic_hourly", "agg_sources_daily"} <= whole, whole
+    # and each refresh's log names its slowest steps, slowest first, including a whole-day rebuild
+    slowest = [r.slowest_steps for r in caplog.records if r.getMessage() == "warehouse rollups refreshed"]
+    assert slowest and all(0 < len(s) <= 5 for s in slowest)
+    assert all(list(s.values()) == sorted(s.values(), reverse=True) for s in slowest)
+    assert all(step in REFRESH_STEPS or step in DAY_STEPS for s in slowest for step in s)
 
 
 def test_a_refresh_changes_only_what_its_hour_touched(conn: psycopg2.extensions.connection) -> None:
