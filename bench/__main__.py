@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 PROFILES = {
-    "quick": {"sizes": [(100_000, 2)], "naive_sample": 10_000, "ingest_events": 20_000, "ingest_runs": 3,
+    "quick": {"sizes": [(100_000, 2)], "naive_sample": 10_000, "buffered_objects": 12, "ingest_events": 20_000, "ingest_runs": 3,
               "http_seconds": 10, "connections": 4},
     "full": {"sizes": [(100_000, 3), (300_000, 1), (1_000_000, 1)], "naive_sample": 50_000,
+             # the what-if of buffered raw objects: 5-minute buffers, as Kinesis Data Firehose can deliver
+             "buffered_objects": 12,
              "ingest_events": 100_000, "ingest_runs": 5, "http_seconds": 30, "connections": 4},
 }
 
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             largest = max(n for n, _ in prof["sizes"])
             for n, runs in prof["sizes"]:
                 size = etl_bench.bench_size(services, n, runs, work,
-                                            naive_sample=prof["naive_sample"] if n == largest else None)
+                                            naive_sample=prof["naive_sample"] if n == largest else None,
+                                            buffered_objects=prof["buffered_objects"] if n == largest else None)
                 etl_bench.print_tables(size)
                 sizes.append(size)
             results["etl"] = {"sizes": sizes}

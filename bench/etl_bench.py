@@ -271,7 +271,8 @@ def naive(raw: rawdata.RawHour, services: Services, sample: int) -> dict[str, An
 
 
 def bench_size(
-    services: Services, n: int, runs: int, workdir: Path, *, with_floor: bool = True, naive_sample: int | None = None
+    services: Services, n: int, runs: int, workdir: Path, *, with_floor: bool = True, naive_sample: int | None = None,
+    buffered_objects: int | None = None,
 ) -> dict[str, Any]:
     t = time.perf_counter()
     raw = rawdata.build(n)
@@ -364,6 +365,59 @@ def bench_size(
             f"→ {nv['extrapolated_seconds']:.0f} s extrapolated to {n:,}",
             flush=True,
         )
+    if buffered_objects:
+        out["buffered"] = buffered_what_if(services, raw, buffered_objects, n, workdir, floors)
+        if out["buffered"]["loaded_events"] != out["load_result"]["inserted_events"]:
+            raise RuntimeError(f"the buffered what-if loaded {out['buffered']['loaded_events']:,} events, the runs "
+                               f"{out['load_result']['inserted_events']:,}: it did not measure the same work")
+    return out
+
+
+def buffered_raw(raw: list[tuple[str, bytes]], objects: int) -> list[tuple[str, bytes]]:
+    """The same raw objects concatenated, in key order, into `objects` objects under the same
+    hour: what a buffer in front of `raw/` (Kinesis Data Firehose, 5-minute buffers) would
+    deliver. Concatenated gzip members are one valid gzip stream, and every line carries its own
+    request's server fields, so the clean step reads them unchanged."""
+    per = -(-len(raw) // objects)
+    prefix = raw[0][0].rsplit("/", 1)[0]
+    return [(f"{prefix}/buffered-{i // per:05d}.jsonl.gz", b"".join(body for _, body in raw[i:i + per]))
+            for i in range(0, len(raw), per)]
+
+
+def buffered_what_if(services: Services, raw: rawdata.RawHour, objects: int, n: int, workdir: Path,
+                     floors: list[dict[str, Any]]) -> dict[str, Any]:
+    """One more run of the same pipeline on the same events, stored as `objects` buffered raw
+    objects instead of one per request. Not how ingest writes today: the figure says what
+    buffering raw events across requests would change."""
+    s3 = services.aws.clients().s3()
+    res = services.resources
+    for bucket in (res.raw_bucket, res.processed_bucket):
+        _empty_bucket(s3, bucket)
+    buffered = buffered_raw(raw.raw, objects)
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends["123456789012"]["global"]
+    for key, body in buffered:
+        backend.put_object(res.raw_bucket, key, body)
+    r = run_pipeline(services, n, 99, workdir)
+    services.drop_database(r["database"])
+    floor_s = statistics.median(f["seconds"] for f in floors) if floors else None
+    out = {
+        "objects": len(buffered),
+        "largest_object_mb": round(max(len(b) for _, b in buffered) / 1e6, 1),
+        "seconds": round(r["seconds"], 2),
+        "stages_s": {k: round(v["seconds"], 2) for k, v in r["stages"].items()},
+        "s3_calls": sum(v["s3_calls"] for v in r["stages"].values()),
+        "peak_rss_mb": round(r["peak_rss_mb"], 1),
+        "ratio_to_floor": round(r["seconds"] / floor_s, 2) if floor_s else None,
+        "loaded_events": r["stages"]["load"]["result"]["inserted_events"],
+    }
+    print(
+        f"  what-if, the same hour as {out['objects']} buffered raw objects (up to {out['largest_object_mb']} MB): "
+        f"{out['seconds']:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in out["stages_s"].items())
+        + f"), peak {out['peak_rss_mb']:.0f} MB, {out['loaded_events']:,} events loaded",
+        flush=True,
+    )
     return out
 
 
@@ -453,6 +507,10 @@ def print_tables(size: dict[str, Any]) -> list[str]:
             g = size["raw_get"]
             frows.append([f"(beside it) only GET the {g['objects']:,} raw objects from local S3, "
                           f"{g['processes']} processes (client CPU {g['cpu_s']:.1f} s)", round(g["seconds"], 3)])
+        if "buffered" in size:
+            b = size["buffered"]
+            frows.append([f"(what-if) the same hour as {b['objects']} buffered raw objects instead of "
+                          f"{size['raw_objects']:,}: ours, {b['ratio_to_floor']}x the floor", b["seconds"]])
         if "naive" in size:
             nv = size["naive"]
             frows += [
