@@ -79,7 +79,7 @@ lint: setup $(CHECKOV)  ## ruff, terraform fmt, checkov (0 failed checks), contr
 bench-quick: setup  ## benchmarks in under 2 minutes (ETL 100 k events, floor, naive peer, ingest, SDK, cost)
 	$(BIN)/python -m bench quick
 
-bench: setup  ## full benchmarks: ETL at 100 k / 300 k / 1 M events with floor and naive peer, ingest, SDK, cost (~11 min)
+bench: setup  ## full benchmarks: ETL at 100 k / 300 k / 1 M events with floor and naive peer, ingest, SDK, cost (~7 min; ~13 the first time)
 	$(BIN)/python -m bench full
 
 package: setup  ## Lambda zips and the ETL's container-image build context into dist/lambda/ (what Terraform deploys)
