@@ -194,6 +194,6 @@ def upload(raw: RawHour, s3: Any, raw_bucket: str, quarantine_bucket: str, worke
             put(item)
     return {"objects": len(items), "http_puts": len(sample), "http_wall_s": http_wall,
             "http_puts_per_s": len(sample) / http_wall if http_wall else None,
-            "put_median_ms": 1000 * latencies[len(latencies) // 2],
-            "put_p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            "put_median_ms": 1000 * latencies[len(latencies) // 2] if latencies else None,
+            "put_p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None,
             "direct_s": time.perf_counter() - direct, "wall_s": time.perf_counter() - started}

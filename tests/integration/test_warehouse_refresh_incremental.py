@@ -171,13 +171,19 @@ def test_every_refresh_equals_a_full_recompute(conn: psycopg2.extensions.connect
     assert all(step in REFRESH_STEPS or step in DAY_STEPS for s in slowest for step in s)
 
 
-def test_a_refresh_changes_only_what_its_hour_touched(conn: psycopg2.extensions.connection) -> None:
-    # GIVEN the traffic refreshed hour by hour
+def _refreshed_hour_by_hour(conn: psycopg2.extensions.connection) -> list[Hour]:
+    """The late traffic loaded and refreshed hour by hour, in order; its hours."""
     hours = _by_hour(late_traffic())
     store = PartStore()
     for hour, hour_rows in hours.items():
         load_hour(conn, hour, f"run-{hour}", [store.add(hour, 0, hour_rows)], read_table=store.read, quarantine_counts={})
         refresh(conn, hour, f"run-{hour}")
+    return list(hours)
+
+
+def test_a_refresh_changes_only_what_its_hour_touched(conn: psycopg2.extensions.connection) -> None:
+    # GIVEN the traffic refreshed hour by hour
+    hours = _refreshed_hour_by_hour(conn)
     before = checksums(conn, TABLES)
     # WHEN every hour is refreshed again, in reverse
     for hour in reversed(hours):
@@ -191,11 +197,7 @@ MIGRATION = Path(__file__).resolve().parents[2] / "src/clickstream/warehouse/mig
 
 def test_the_migration_fills_the_refresh_tables_as_the_refresh_does(conn: psycopg2.extensions.connection) -> None:
     # GIVEN a warehouse refreshed hour by hour
-    hours = _by_hour(late_traffic())
-    store = PartStore()
-    for hour, hour_rows in hours.items():
-        load_hour(conn, hour, f"run-{hour}", [store.add(hour, 0, hour_rows)], read_table=store.read, quarantine_counts={})
-        refresh(conn, hour, f"run-{hour}")
+    _refreshed_hour_by_hour(conn)
     kept = dict.fromkeys(REFRESH_TABLES, "*")
     expected = checksums(conn, kept)
     # WHEN the migration's backfill (for warehouses loaded before it) fills them again
