@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that goes away mid-request (a browser closing a tab, wrk ending its run) is
+        not an error of ours: socketserver would print a traceback on the console for it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class LoopbackServer:
@@ -11,8 +24,7 @@ class LoopbackServer:
 
     def __init__(self, handler_class: type[BaseHTTPRequestHandler], *, host: str, port: int, name: str) -> None:
         self.name = name
-        self._server = ThreadingHTTPServer((host, port), handler_class)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler_class)
 
     @property
     def url(self) -> str:
